@@ -1,0 +1,18 @@
+//! Contrail's shared library: everything the four Lambda functions and the local stack have in common.
+//! Lambda event types never enter it; it speaks the domain.
+//!
+//! - [`domain`]: validated codes (carrier, flight number, airport, flight id) and the flight event.
+//! - [`codec`]: a Kafka record (base64 key and value) to a snapshot, or a reasoned rejection.
+//! - [`deadletter`]: the dead-letter format and its sinks (SQS, the store's table).
+//! - [`storage`]: the store, one interface over PostgreSQL and SQLite.
+//! - [`rds_iam`]: RDS IAM database authentication tokens.
+//! - [`config`]: settings from the environment.
+//! - [`telemetry`]: tracing setup and CloudWatch Embedded Metric Format lines.
+
+pub mod codec;
+pub mod config;
+pub mod deadletter;
+pub mod domain;
+pub mod rds_iam;
+pub mod storage;
+pub mod telemetry;

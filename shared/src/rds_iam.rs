@@ -1,0 +1,1 @@
+//! RDS IAM database authentication tokens (placeholder; the storage work fills it in).

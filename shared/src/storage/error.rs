@@ -1,0 +1,70 @@
+//! The storage error: callers branch on "retry later" versus "this will never work".
+
+/// A storage failure. Messages carry the cause for logs; callers must not show them to API clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or went away (network, pool timeout, shutdown): retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A statement failed for another reason.
+    #[error("database error: {0}")]
+    Query(#[source] sqlx::Error),
+    #[error("schema migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The configuration cannot work (bad URL, unreadable CA bundle, missing settings).
+    #[error("database configuration: {0}")]
+    Config(String),
+    /// An RDS IAM auth token could not be made (no credentials, no region).
+    #[error("RDS IAM auth token: {0}")]
+    Token(String),
+    /// Stored data that cannot be read back (should never happen; reported, never panicked on).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the same call may succeed later without any change (the event source mapping retries).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Token(_)) || matches!(self, Self::Query(e) if is_transient(e))
+    }
+
+    /// Whether the database itself is out of reach (the API answers 503).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Token(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(e),
+            sqlx::Error::Database(ref db) if is_unavailable_code(db.code().as_deref()) => Self::Unavailable(e),
+            other => Self::Query(other),
+        }
+    }
+}
+
+/// SQLSTATEs that mean the server is going away, starting up, or refusing connections.
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "57P01" | "57P02" | "57P03" | "53300" | "08000" | "08001" | "08003" | "08004" | "08006" | "28P01" | "28000"
+        )
+    )
+}
+
+/// Errors that a retry of the same transaction can clear: serialization failures, deadlocks, lock
+/// timeouts, SQLite busy.
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03" | "5" | "6" | "261" | "517"))
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,164 @@
+//! Storage: one interface ([`Store`]) over two engines with the same behaviour.
+//!
+//! - PostgreSQL (`postgres://`): production on RDS/Aurora, IAM auth tokens, partitioned history.
+//! - SQLite (`sqlite://`): the local stack's embedded default, zero setup.
+//!
+//! Writes take whole batches in one transaction; reads serve the query API with keyset pagination.
+//! The conformance suite (`shared/tests/storage_conformance.rs`) runs every behaviour on both engines.
+
+mod error;
+mod model;
+mod postgres;
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::DbConfig;
+use crate::deadletter::DeadLetter;
+use crate::domain::{FlightId, Snapshot};
+
+pub use error::StoreError;
+pub use model::{
+    BoardFilter, BoardKind, Flight, FlightFilter, HistoryEntry, Keyset, Stats, StatsFilter, StoredDeadLetter,
+    WriteOutcome, rfc3339,
+};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Sqlite,
+}
+
+/// A handle on the database; cheap to clone (the pool is shared). Build one per cold start.
+#[derive(Clone)]
+pub enum Store {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+/// Calls the same method on whichever engine backs the store.
+macro_rules! dispatch {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            Store::Postgres(s) => s.$method($($arg),*).await,
+            Store::Sqlite(s) => s.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (lazily) the database the configuration names; no connection is made until first use.
+    pub async fn connect(config: &DbConfig) -> Result<Self, StoreError> {
+        if config.is_sqlite() {
+            Ok(Self::Sqlite(SqliteStore::connect(config).await?))
+        } else {
+            Ok(Self::Postgres(PgStore::connect(config).await?))
+        }
+    }
+
+    /// The engine behind this store.
+    pub fn engine(&self) -> Engine {
+        match self {
+            Self::Postgres(_) => Engine::Postgres,
+            Self::Sqlite(_) => Engine::Sqlite,
+        }
+    }
+
+    /// Brings the schema up to date (sqlx migrations shipped in this crate; serialized by a lock).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        dispatch!(self.migrate())
+    }
+
+    /// Renews short-lived credentials (RDS IAM tokens) before they expire; call at the start of an
+    /// invocation. Cheap when nothing is due.
+    pub async fn refresh_credentials(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(s) => s.refresh_credentials().await,
+            Self::Sqlite(_) => Ok(()),
+        }
+    }
+
+    /// Answers when the database does (a round trip); the health check.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self.ping())
+    }
+
+    /// Writes a batch in one transaction: history once per event id, current state newest-wins.
+    /// Nothing of the batch is committed on error.
+    pub async fn write_snapshots(&self, batch: &[Snapshot]) -> Result<WriteOutcome, StoreError> {
+        if batch.is_empty() {
+            return Ok(WriteOutcome::default());
+        }
+        dispatch!(self.write_snapshots(batch))
+    }
+
+    /// Drops history older than `keep_from` (whole partitions on PostgreSQL); returns what was dropped
+    /// (partitions on PostgreSQL, rows on SQLite). Current state is untouched.
+    pub async fn drop_history_before(&self, keep_from: DateTime<Utc>) -> Result<u64, StoreError> {
+        dispatch!(self.drop_history_before(keep_from))
+    }
+
+    /// Keeps dead letters in the local dead-letter table; idempotent on (topic, partition, offset).
+    pub async fn put_dead_letters(&self, letters: &[DeadLetter]) -> Result<u64, StoreError> {
+        if letters.is_empty() {
+            return Ok(0);
+        }
+        dispatch!(self.put_dead_letters(letters))
+    }
+
+    /// The oldest `limit` dead letters of the local table, oldest first.
+    pub async fn list_dead_letters(&self, limit: u32) -> Result<Vec<StoredDeadLetter>, StoreError> {
+        dispatch!(self.list_dead_letters(limit))
+    }
+
+    /// Removes dead letters (after a successful replay).
+    pub async fn delete_dead_letters(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        dispatch!(self.delete_dead_letters(ids))
+    }
+
+    /// The current snapshot of one flight; `None` if unknown or removed.
+    pub async fn get_flight(&self, id: &FlightId) -> Result<Option<Flight>, StoreError> {
+        dispatch!(self.get_flight(id))
+    }
+
+    /// Current flights matching `filter`, ordered by (scheduled_departure, flight_id), after `after`.
+    pub async fn list_flights(
+        &self,
+        filter: &FlightFilter,
+        after: Option<&Keyset>,
+        limit: u32,
+    ) -> Result<Vec<Flight>, StoreError> {
+        dispatch!(self.list_flights(filter, after, limit))
+    }
+
+    /// One airport's board, ordered by (scheduled departure or arrival, flight_id), after `after`.
+    pub async fn board(
+        &self,
+        filter: &BoardFilter,
+        after: Option<&Keyset>,
+        limit: u32,
+    ) -> Result<Vec<Flight>, StoreError> {
+        dispatch!(self.board(filter, after, limit))
+    }
+
+    /// A flight's history ordered by (event_time, event_id), after `after` (event_time, event_id).
+    pub async fn flight_history(
+        &self,
+        id: &FlightId,
+        after: Option<&Keyset>,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        dispatch!(self.flight_history(id, after, limit))
+    }
+
+    /// Aggregates over the current flights of one date.
+    pub async fn stats(&self, filter: &StatsFilter) -> Result<Stats, StoreError> {
+        dispatch!(self.stats(filter))
+    }
+}

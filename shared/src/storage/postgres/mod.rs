@@ -1,0 +1,29 @@
+//! The postgres engine (skeleton: connection and migration live here; writes in `write.rs`, reads in `read.rs`).
+
+mod read;
+mod write;
+
+use crate::config::DbConfig;
+use crate::storage::StoreError;
+
+/// The postgres engine.
+#[derive(Clone)]
+pub struct PgStore {}
+
+impl PgStore {
+    pub(crate) async fn connect(_config: &DbConfig) -> Result<Self, StoreError> {
+        Err(StoreError::Config("not implemented".into()))
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
+        Err(StoreError::Config("not implemented".into()))
+    }
+
+    pub(crate) async fn refresh_credentials(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        Err(StoreError::Config("not implemented".into()))
+    }
+}

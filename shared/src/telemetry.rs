@@ -1,0 +1,132 @@
+//! Logging and metrics. Logs are `tracing` events (JSON in Lambda, readable text in a terminal);
+//! metrics are CloudWatch Embedded Metric Format lines on stdout, which CloudWatch turns into metrics
+//! without any API call from the function.
+
+use std::io::Write as _;
+
+use serde_json::{Map, Value, json};
+use tracing_subscriber::EnvFilter;
+
+/// The CloudWatch namespace of every Contrail metric.
+pub const METRICS_NAMESPACE: &str = "Contrail";
+
+/// Installs the global subscriber once per process. Level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`
+/// (default `info`); JSON when `AWS_LAMBDA_LOG_FORMAT=JSON` or inside Lambda, text otherwise.
+pub fn init_tracing() {
+    let level = crate::config::var("RUST_LOG")
+        .or_else(|| crate::config::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_ascii_lowercase()))
+        .unwrap_or_else(|| "info".to_owned());
+    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let in_lambda = crate::config::var("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let json = crate::config::var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) || in_lambda;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // try_init: a second call (tests, the local stack hosting several handlers) keeps the first subscriber.
+    let _ = if json {
+        builder.json().flatten_event(true).with_current_span(false).with_target(false).without_time().try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+}
+
+/// A unit CloudWatch understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Milliseconds,
+    Percent,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Count => "Count",
+            Self::Milliseconds => "Milliseconds",
+            Self::Percent => "Percent",
+        }
+    }
+}
+
+/// One EMF document: a set of metrics sharing dimensions, written as a single stdout line.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    dimensions: Vec<(String, String)>,
+    metrics: Vec<(String, Unit, f64)>,
+    properties: Map<String, Value>,
+}
+
+impl Metrics {
+    /// Starts a document with the `Function` dimension (and any more added with [`Metrics::dimension`]).
+    pub fn new(function: &str) -> Self {
+        Self {
+            dimensions: vec![("Function".to_owned(), function.to_owned())],
+            metrics: Vec::new(),
+            properties: Map::new(),
+        }
+    }
+
+    /// Adds a dimension.
+    pub fn dimension(mut self, name: &str, value: &str) -> Self {
+        self.dimensions.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds a metric value.
+    pub fn metric(mut self, name: &str, unit: Unit, value: f64) -> Self {
+        self.metrics.push((name.to_owned(), unit, value));
+        self
+    }
+
+    /// Adds a searchable property that is not a metric (a request id, say).
+    pub fn property(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.properties.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Renders the EMF JSON document at `timestamp_ms`.
+    pub fn render(&self, timestamp_ms: i64) -> Value {
+        let mut doc = self.properties.clone();
+        for (k, v) in &self.dimensions {
+            doc.insert(k.clone(), Value::String(v.clone()));
+        }
+        for (name, _, value) in &self.metrics {
+            doc.insert(name.clone(), json!(value));
+        }
+        let dims: Vec<&str> = self.dimensions.iter().map(|(k, _)| k.as_str()).collect();
+        let defs: Vec<Value> = self.metrics.iter().map(|(n, u, _)| json!({"Name": n, "Unit": u.as_str()})).collect();
+        doc.insert(
+            "_aws".to_owned(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{"Namespace": METRICS_NAMESPACE, "Dimensions": [dims], "Metrics": defs}],
+            }),
+        );
+        Value::Object(doc)
+    }
+
+    /// Writes the document as one line on stdout, where the Lambda agent picks EMF up.
+    pub fn emit(&self) {
+        let line = self.render(chrono::Utc::now().timestamp_millis()).to_string();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_document_declares_every_metric_it_carries() {
+        let doc = Metrics::new("ingest")
+            .metric("records", Unit::Count, 3.0)
+            .metric("batch_ms", Unit::Milliseconds, 12.5)
+            .render(1);
+        assert_eq!(doc["records"], 3.0);
+        assert_eq!(doc["Function"], "ingest");
+        let cw = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(cw["Namespace"], "Contrail");
+        assert_eq!(cw["Dimensions"][0][0], "Function");
+        assert_eq!(cw["Metrics"][1]["Name"], "batch_ms");
+        assert_eq!(cw["Metrics"][1]["Unit"], "Milliseconds");
+    }
+}
