@@ -1,0 +1,770 @@
+//! `template.yaml` checked against the workspace, so the stack and the code cannot drift apart: each
+//! function is built from a binary that exists, its environment sets exactly the variables its code
+//! reads, the database functions get the network, the IAM grant and the CA bundle they need, only the
+//! code that sends dead letters may send to the queue, and the dashboard plots metrics the code emits.
+//!
+//! Environment reads are found in the source: a call `var("X")`, `bool_var("X", ..)`, `parse_var("X", ..)`
+//! or `std::env::var("X")` in a function crate counts for that function; one in a library crate it
+//! depends on (shared, or another function crate) counts when the function names the item that makes
+//! the read (`DbConfig` for the database settings, `AuthConfig` for the token settings, ...).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_norway::Value;
+
+/// Set by Lambda itself (reserved) or by the template's `LoggingConfig`; a function cannot set them.
+const SET_BY_LAMBDA: &[&str] = &[
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_LOG_FORMAT",
+    "AWS_LAMBDA_LOG_LEVEL",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+];
+
+/// Local alternatives the deployed stack replaces: `DATABASE_URL` by the `DB_*` IAM settings, `RUST_LOG`
+/// by the `LoggingConfig` level (`AWS_LAMBDA_LOG_LEVEL`).
+const LOCAL_ONLY: &[&str] = &["DATABASE_URL", "RUST_LOG"];
+
+#[test]
+fn every_function_is_built_from_a_workspace_binary_with_cargo_lambda() {
+    let template = Template::load();
+    let workspace = Workspace::load();
+    assert_eq!(template.functions.len(), 4, "ingest, query, authorizer, redrive: {:?}", template.function_ids());
+    for function in &template.functions {
+        let id = &function.logical_id;
+        assert_eq!(str_at(&function.resource, &["Metadata", "BuildMethod"]), Some("rust-cargolambda"), "{id}");
+        assert_eq!(template.function_property(function, "CodeUri").and_then(Value::as_str), Some("."), "{id}");
+        assert_eq!(template.function_property(function, "Handler").and_then(Value::as_str), Some("bootstrap"), "{id}");
+        assert_eq!(
+            template.function_property(function, "Runtime").and_then(Value::as_str),
+            Some("provided.al2023"),
+            "{id}"
+        );
+        let krate = workspace
+            .crate_with_binary(&function.binary)
+            .unwrap_or_else(|| panic!("{id} builds binary {:?}, which no workspace crate declares", function.binary));
+        let main = &krate.binaries[&function.binary];
+        let text = std::fs::read_to_string(main).unwrap_or_else(|e| panic!("{}: {e}", main.display()));
+        assert!(text.contains("fn main"), "{id}: {} has no main", main.display());
+    }
+}
+
+#[test]
+fn every_function_sets_exactly_the_environment_its_code_reads() {
+    let template = Template::load();
+    let workspace = Workspace::load();
+    let mut problems = Vec::new();
+    for function in &template.functions {
+        let krate = workspace.crate_with_binary(&function.binary).expect("binary checked by its own test");
+        let reads = workspace.env_reads_of(krate);
+        let wanted: BTreeSet<&str> = reads
+            .iter()
+            .map(String::as_str)
+            .filter(|v| !SET_BY_LAMBDA.contains(v) && !LOCAL_ONLY.contains(v))
+            .collect();
+        let set = template.environment_of(function);
+        let set: BTreeSet<&str> = set.iter().map(String::as_str).collect();
+        for missing in wanted.difference(&set) {
+            problems.push(format!("{}: the code reads {missing}, the template does not set it", function.logical_id));
+        }
+        for unread in set.difference(&wanted) {
+            problems.push(format!("{}: the template sets {unread}, the code never reads it", function.logical_id));
+        }
+        for reserved in set.iter().filter(|v| SET_BY_LAMBDA.contains(v) || LOCAL_ONLY.contains(v)) {
+            problems.push(format!("{}: {reserved} must not be set by the template", function.logical_id));
+        }
+        if reads.iter().any(|v| v == "AWS_LAMBDA_LOG_LEVEL" || v == "AWS_LAMBDA_LOG_FORMAT") {
+            let logging = template.logging_config_of(function);
+            if logging.get("LogFormat").map(String::as_str) != Some("JSON") {
+                problems.push(format!("{}: LoggingConfig.LogFormat must be JSON", function.logical_id));
+            }
+            if !logging.contains_key("ApplicationLogLevel") {
+                problems.push(format!("{}: LoggingConfig.ApplicationLogLevel is not set", function.logical_id));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "template.yaml and the code disagree:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn the_environment_check_sees_reads_made_through_shared_configuration() {
+    // Guards the scanner itself: the database settings are read in shared's `DbConfig`, so a function that
+    // uses it must be found reading them, and the authorizer (no database) must not.
+    let template = Template::load();
+    let workspace = Workspace::load();
+    let reads_of = |binary: &str| {
+        let function = template.functions.iter().find(|f| f.binary == binary).expect("function");
+        workspace.env_reads_of(workspace.crate_with_binary(&function.binary).expect("crate"))
+    };
+    for binary in ["ingest", "query", "redrive"] {
+        let reads = reads_of(binary);
+        for var in ["DB_HOST", "DB_IAM_AUTH", "DB_CA_BUNDLE", "DB_SSL_MODE"] {
+            assert!(reads.contains(var), "{binary} should be found reading {var}: {reads:?}");
+        }
+    }
+    assert!(!reads_of("authorizer").contains("DB_HOST"));
+}
+
+#[test]
+fn functions_that_use_the_database_reach_it_with_iam_tls_and_the_rds_ca_layer() {
+    let template = Template::load();
+    for function in &template.functions {
+        let id = &function.logical_id;
+        let env = template.environment_values_of(function);
+        if !env.contains_key("DB_HOST") {
+            assert!(
+                !template.role_actions(function).contains("rds-db:connect"),
+                "{id} has no database but may connect"
+            );
+            continue;
+        }
+        assert_eq!(env.get("DB_IAM_AUTH").map(String::as_str), Some("true"), "{id}");
+        assert_eq!(env.get("DB_SSL_MODE").map(String::as_str), Some("verify-full"), "{id}");
+        assert!(template.function_property(function, "VpcConfig").is_some(), "{id} needs VpcConfig to reach RDS");
+
+        let grants = template.statements_allowing(function, "rds-db:connect");
+        assert_eq!(grants.len(), 1, "{id}: one rds-db:connect grant");
+        let resource = serde_json::to_string(&to_json(grants[0].get("Resource").expect("Resource"))).expect("json");
+        assert!(
+            resource.contains(":dbuser:${DbResourceId}/${DbUser}") && !resource.contains('*'),
+            "{id}: rds-db:connect must name the exact dbuser ARN, got {resource}"
+        );
+
+        let bundle = env.get("DB_CA_BUNDLE").unwrap_or_else(|| panic!("{id} sets no DB_CA_BUNDLE"));
+        let in_layer = bundle.strip_prefix("/opt/").unwrap_or_else(|| panic!("{id}: DB_CA_BUNDLE is not in a layer"));
+        let layers = template.function_property(function, "Layers").and_then(Value::as_sequence).expect("Layers");
+        let built = layers.iter().filter_map(|l| ref_target(l)).any(|layer| template.layer_builds(layer, in_layer));
+        assert!(built, "{id}: no layer's Makefile puts {in_layer} into the layer");
+    }
+}
+
+#[test]
+fn only_code_that_sends_dead_letters_to_sqs_may_send_to_the_queue() {
+    let template = Template::load();
+    let workspace = Workspace::load();
+    for function in &template.functions {
+        let krate = workspace.crate_with_binary(&function.binary).expect("crate");
+        let sends = krate.sources.iter().any(|(_, text)| contains_word(text, "SqsDeadLetters"));
+        let grants = template.statements_allowing(function, "sqs:SendMessage");
+        if sends {
+            assert_eq!(grants.len(), 1, "{} sends dead letters: it needs sqs:SendMessage", function.logical_id);
+            assert_eq!(
+                grants[0].get("Resource").and_then(getatt_target),
+                Some("DeadLetterQueue".to_owned()),
+                "{}: SendMessage on the DLQ only",
+                function.logical_id
+            );
+        } else {
+            assert!(grants.is_empty(), "{} never sends dead letters, yet may send to SQS", function.logical_id);
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_plots_only_metrics_the_code_emits() {
+    let template = Template::load();
+    let workspace = Workspace::load();
+    let plotted = template.dashboard_metrics();
+    assert!(plotted.len() >= 10, "the dashboard plots the EMF metrics: {plotted:?}");
+    let mut problems = Vec::new();
+    for (function, metric) in &plotted {
+        let emitter = workspace
+            .crates
+            .iter()
+            .find(|c| c.sources.iter().any(|(_, text)| text.contains(&format!("Metrics::new(\"{function}\")"))));
+        match emitter {
+            None => problems.push(format!("no crate emits metrics with Function={function}")),
+            Some(c) if !c.emits_metric_named(metric) => {
+                problems.push(format!("{} never emits {metric} (Function={function})", c.name))
+            }
+            Some(_) => {}
+        }
+    }
+    assert!(problems.is_empty(), "dashboard widgets without data:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn the_api_routes_are_the_routes_of_the_api_description() {
+    let template = Template::load();
+    let routes = template.api_routes();
+    let openapi = workspace_root().join("api/openapi.yaml");
+    let text = std::fs::read_to_string(&openapi).unwrap_or_else(|e| panic!("{}: {e}", openapi.display()));
+    let spec: Value = serde_norway::from_str(&text).expect("api/openapi.yaml parses");
+    let mut described = BTreeSet::new();
+    for (path, item) in spec.get("paths").and_then(Value::as_mapping).expect("paths") {
+        let path = path.as_str().expect("path");
+        for method in item.as_mapping().expect("path item").keys().filter_map(Value::as_str) {
+            if matches!(method, "get" | "put" | "post" | "delete" | "patch" | "head" | "options") {
+                described.insert((method.to_ascii_uppercase(), path.to_owned()));
+            }
+        }
+    }
+    let routed_paths: BTreeSet<&str> =
+        routes.iter().map(|(_, path)| path.as_str()).filter(|path| *path != "/{proxy+}").collect();
+    let described_paths: BTreeSet<&str> = described.iter().map(|(_, path)| path.as_str()).collect();
+    assert_eq!(routed_paths, described_paths, "template.yaml's Api event paths and api/openapi.yaml's paths");
+    for (method, path) in &described {
+        let served = routes.iter().any(|(m, p)| p == path && (m == method || m == "ANY"));
+        assert!(served, "api/openapi.yaml describes {method} {path}; no Api event of template.yaml serves it");
+    }
+}
+
+// --- the template -------------------------------------------------------------------------------------
+
+struct Function {
+    logical_id: String,
+    binary: String,
+    resource: Value,
+}
+
+struct Template {
+    root: Value,
+    functions: Vec<Function>,
+}
+
+impl Template {
+    fn load() -> Self {
+        let path = workspace_root().join("template.yaml");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let root: Value = serde_norway::from_str(&text).expect("template.yaml parses, CloudFormation tags included");
+        let mut functions = Vec::new();
+        for (id, resource) in root.get("Resources").and_then(Value::as_mapping).expect("Resources") {
+            if str_at(resource, &["Type"]) != Some("AWS::Serverless::Function") {
+                continue;
+            }
+            let logical_id = id.as_str().expect("logical id").to_owned();
+            let binary = str_at(resource, &["Metadata", "BuildProperties", "Binary"])
+                .unwrap_or_else(|| panic!("{logical_id}: Metadata.BuildProperties.Binary"))
+                .to_owned();
+            functions.push(Function { logical_id, binary, resource: resource.clone() });
+        }
+        Self { root, functions }
+    }
+
+    fn function_ids(&self) -> Vec<&str> {
+        self.functions.iter().map(|f| f.logical_id.as_str()).collect()
+    }
+
+    fn resource(&self, id: &str) -> Option<&Value> {
+        self.root.get("Resources").and_then(|r| r.get(id))
+    }
+
+    /// A property of the function, or of `Globals.Function` when the function leaves it out.
+    fn function_property<'a>(&'a self, function: &'a Function, name: &str) -> Option<&'a Value> {
+        function
+            .resource
+            .get("Properties")
+            .and_then(|p| p.get(name))
+            .or_else(|| self.root.get("Globals").and_then(|g| g.get("Function")).and_then(|f| f.get(name)))
+    }
+
+    /// Variable names set for the function, `Globals` included (SAM merges the two maps).
+    fn environment_of(&self, function: &Function) -> BTreeSet<String> {
+        self.environment_values_of(function).into_keys().collect()
+    }
+
+    /// Variables with their literal values (`""` where the value is an intrinsic function).
+    fn environment_values_of(&self, function: &Function) -> BTreeMap<String, String> {
+        let globals = self.root.get("Globals").and_then(|g| g.get("Function"));
+        let mut out = BTreeMap::new();
+        for source in [globals, Some(&function.resource).and_then(|r| r.get("Properties"))].into_iter().flatten() {
+            if let Some(vars) = source.get("Environment").and_then(|e| e.get("Variables")).and_then(Value::as_mapping) {
+                for (k, v) in vars {
+                    let value = v.as_str().map(str::to_owned).unwrap_or_default();
+                    out.insert(k.as_str().expect("variable name").to_owned(), value);
+                }
+            }
+        }
+        out
+    }
+
+    /// `LoggingConfig` keys with literal values, `Globals` merged under the function's own.
+    fn logging_config_of(&self, function: &Function) -> BTreeMap<String, String> {
+        let globals = self.root.get("Globals").and_then(|g| g.get("Function"));
+        let mut out = BTreeMap::new();
+        for source in [globals, function.resource.get("Properties")].into_iter().flatten() {
+            if let Some(config) = source.get("LoggingConfig").and_then(Value::as_mapping) {
+                for (k, v) in config {
+                    out.insert(k.as_str().expect("key").to_owned(), v.as_str().map(str::to_owned).unwrap_or_default());
+                }
+            }
+        }
+        out
+    }
+
+    /// Inline statements of the function's `Policies`.
+    fn statements<'a>(&self, function: &'a Function) -> Vec<&'a Value> {
+        let Some(policies) = function.resource.get("Properties").and_then(|p| p.get("Policies")) else {
+            return Vec::new();
+        };
+        policies
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("Statement").and_then(Value::as_sequence))
+            .flatten()
+            .collect()
+    }
+
+    fn role_actions(&self, function: &Function) -> BTreeSet<String> {
+        self.statements(function).into_iter().flat_map(actions).collect()
+    }
+
+    fn statements_allowing<'a>(&self, function: &'a Function, action: &str) -> Vec<&'a Value> {
+        self.statements(function)
+            .into_iter()
+            .filter(|s| str_at(s, &["Effect"]) == Some("Allow") && actions(s).iter().any(|a| a == action))
+            .collect()
+    }
+
+    /// Whether the layer `id` is built by a Makefile target `build-<id>` that writes `path` into the layer.
+    fn layer_builds(&self, id: &str, path: &str) -> bool {
+        let Some(layer) = self.resource(id) else { return false };
+        if str_at(layer, &["Metadata", "BuildMethod"]) != Some("makefile") {
+            return false;
+        }
+        let Some(dir) = str_at(layer, &["Properties", "ContentUri"]) else { return false };
+        let Ok(makefile) = std::fs::read_to_string(workspace_root().join(dir).join("Makefile")) else {
+            return false;
+        };
+        makefile.lines().any(|l| l.starts_with(&format!("build-{id}:")))
+            && makefile.contains(&format!("$(ARTIFACTS_DIR)/{path}"))
+    }
+
+    /// (method, path) of every `Api` event of every function.
+    fn api_routes(&self) -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for function in &self.functions {
+            let Some(events) =
+                function.resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping)
+            else {
+                continue;
+            };
+            for event in events.values().filter(|e| str_at(e, &["Type"]) == Some("Api")) {
+                let path = str_at(event, &["Properties", "Path"]).expect("Path");
+                let method = str_at(event, &["Properties", "Method"]).expect("Method");
+                out.insert((method.to_ascii_uppercase(), path.to_owned()));
+            }
+        }
+        out
+    }
+
+    /// (Function dimension, metric name) of every `Contrail` metric the dashboard plots, from plain metric
+    /// rows (with CloudWatch's `.` and `...` shorthands) and from `SEARCH` expressions.
+    fn dashboard_metrics(&self) -> BTreeSet<(String, String)> {
+        let dashboard = self
+            .root
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .expect("Resources")
+            .values()
+            .find(|r| str_at(r, &["Type"]) == Some("AWS::CloudWatch::Dashboard"))
+            .expect("a dashboard");
+        let body = dashboard.get("Properties").and_then(|p| p.get("DashboardBody")).map(untag).expect("DashboardBody");
+        let text = body.as_str().or_else(|| body.get(0).and_then(Value::as_str)).expect("the body's JSON text");
+        let json: serde_json::Value = serde_json::from_str(text).expect("the dashboard body is JSON");
+        let mut out = BTreeSet::new();
+        for widget in json["widgets"].as_array().expect("widgets") {
+            let Some(rows) = widget["properties"]["metrics"].as_array() else { continue };
+            let mut previous: Vec<String> = Vec::new();
+            for row in rows.iter().filter_map(|r| r.as_array()) {
+                let cells: Vec<&serde_json::Value> = row.iter().filter(|c| !c.is_object()).collect();
+                let mut current = Vec::new();
+                if let Some(expression) = row.iter().find_map(|c| c.get("expression")).and_then(|e| e.as_str()) {
+                    if expression.contains("{Contrail") {
+                        let function = quoted_after(expression, "Function=").expect("Function in SEARCH");
+                        let metric = quoted_after(expression, "MetricName=").expect("MetricName in SEARCH");
+                        out.insert((function, metric));
+                    }
+                    continue;
+                }
+                if cells.first().and_then(|c| c.as_str()) == Some("...") {
+                    // `...` repeats the previous row, with any further cells replacing its last ones.
+                    current = previous.clone();
+                    let rest: Vec<String> = cells[1..].iter().map(|c| c.as_str().unwrap_or("").to_owned()).collect();
+                    let start = current.len().saturating_sub(rest.len());
+                    current.truncate(start);
+                    current.extend(rest);
+                } else {
+                    for (i, cell) in cells.iter().enumerate() {
+                        let cell = cell.as_str().unwrap_or("");
+                        current.push(if cell == "." {
+                            previous.get(i).cloned().unwrap_or_default()
+                        } else {
+                            cell.to_owned()
+                        });
+                    }
+                }
+                if current.first().map(String::as_str) == Some("Contrail") {
+                    let function = current.iter().position(|c| c == "Function").and_then(|i| current.get(i + 1));
+                    let function = function.expect("a Contrail metric row names its Function").clone();
+                    out.insert((function, current[1].clone()));
+                }
+                previous = current;
+            }
+        }
+        out
+    }
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match statement.get("Action") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Sequence(list)) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Strips a CloudFormation tag (`!Ref`, `!Sub`, `!GetAtt` parse as tagged values).
+fn untag(value: &Value) -> &Value {
+    match value {
+        Value::Tagged(tagged) => &tagged.value,
+        other => other,
+    }
+}
+
+fn ref_target(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+        other => other.get("Ref").and_then(Value::as_str),
+    }
+}
+
+fn getatt_target(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
+            tagged.value.as_str().and_then(|s| s.split('.').next()).map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut at = value;
+    for key in path {
+        at = untag(at).get(*key)?;
+    }
+    untag(at).as_str()
+}
+
+/// The template's YAML as JSON, tags written as `{"!Tag": value}` (for substring checks on resources).
+fn to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(n) => serde_json::from_str(&n.to_string()).unwrap_or(serde_json::Value::Null),
+        Value::String(s) => serde_json::Value::String(s.clone()),
+        Value::Sequence(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
+        Value::Mapping(map) => serde_json::Value::Object(
+            map.iter().map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), to_json(v))).collect(),
+        ),
+        Value::Tagged(tagged) => serde_json::json!({ tagged.tag.to_string(): to_json(&tagged.value) }),
+    }
+}
+
+/// The text between the quotes following `key` (`Function="query"` gives `query`).
+fn quoted_after(text: &str, key: &str) -> Option<String> {
+    let rest = &text[text.find(key)? + key.len()..];
+    let rest = rest.strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+// --- the workspace ------------------------------------------------------------------------------------
+
+struct Crate {
+    name: String,
+    binaries: BTreeMap<String, PathBuf>,
+    /// Workspace crates it depends on (not dev-dependencies, not optional ones).
+    dependencies: Vec<String>,
+    /// `src/**/*.rs`, with comments and `#[cfg(test)]` modules removed.
+    sources: Vec<(PathBuf, String)>,
+}
+
+impl Crate {
+    fn load(dir: &Path) -> Self {
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("member Cargo.toml");
+        let mut name = String::new();
+        let mut binaries = BTreeMap::new();
+        let mut dependencies = Vec::new();
+        let mut section = String::new();
+        let mut bin: (Option<String>, Option<String>) = (None, None);
+        let flush = |bin: &mut (Option<String>, Option<String>), binaries: &mut BTreeMap<String, PathBuf>| {
+            if let (Some(n), path) = std::mem::take(bin) {
+                let path = path.unwrap_or_else(|| format!("src/bin/{n}.rs"));
+                binaries.insert(n, dir.join(path));
+            }
+        };
+        for line in manifest.lines().map(str::trim) {
+            if line.starts_with('[') {
+                flush(&mut bin, &mut binaries);
+                section = line.to_owned();
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else { continue };
+            let (key, value) = (key.trim(), value.trim().trim_matches('"'));
+            match section.as_str() {
+                "[package]" if key == "name" => name = value.to_owned(),
+                "[[bin]]" if key == "name" => bin.0 = Some(value.to_owned()),
+                "[[bin]]" if key == "path" => bin.1 = Some(value.to_owned()),
+                // Optional dependencies are behind features that the Lambda build does not turn on.
+                "[dependencies]" if key.starts_with("contrail-") && !value.contains("optional = true") => {
+                    dependencies.push(key.trim_end_matches(".workspace").to_owned())
+                }
+                _ => {}
+            }
+        }
+        flush(&mut bin, &mut binaries);
+        if binaries.is_empty() && dir.join("src/main.rs").exists() {
+            binaries.insert(name.clone(), dir.join("src/main.rs"));
+        }
+        let mut sources = Vec::new();
+        collect_sources(&dir.join("src"), &mut sources);
+        Self { name, binaries, dependencies, sources }
+    }
+
+    /// Whether a string literal in the source names the metric: exactly, or as a `format!` pattern
+    /// (`"Status{c}xx"` names `Status5xx`).
+    fn emits_metric_named(&self, metric: &str) -> bool {
+        self.sources.iter().any(|(_, text)| string_literals(text).iter().any(|lit| pattern_matches(lit, metric)))
+    }
+}
+
+struct Workspace {
+    crates: Vec<Crate>,
+}
+
+impl Workspace {
+    fn load() -> Self {
+        let root = workspace_root();
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("workspace Cargo.toml");
+        let members = manifest.split("members").nth(1).and_then(|s| s.split(']').next()).expect("members");
+        let crates =
+            members.split('"').skip(1).step_by(2).map(|member| Crate::load(&root.join(member))).collect::<Vec<_>>();
+        assert!(crates.len() >= 5, "workspace members found: {}", crates.len());
+        Self { crates }
+    }
+
+    fn crate_with_binary(&self, binary: &str) -> Option<&Crate> {
+        self.crates.iter().find(|c| c.binaries.contains_key(binary) && c.binaries[binary].exists())
+    }
+
+    fn by_name(&self, name: &str) -> Option<&Crate> {
+        self.crates.iter().find(|c| c.name == name)
+    }
+
+    /// Workspace crates `krate` depends on, directly or through one another.
+    fn libraries_of(&self, krate: &Crate) -> Vec<&Crate> {
+        let mut seen: Vec<&Crate> = Vec::new();
+        let mut queue: Vec<&str> = krate.dependencies.iter().map(String::as_str).collect();
+        while let Some(name) = queue.pop() {
+            let Some(lib) = self.by_name(name) else { continue };
+            if seen.iter().any(|c| c.name == lib.name) {
+                continue;
+            }
+            queue.extend(lib.dependencies.iter().map(String::as_str));
+            seen.push(lib);
+        }
+        seen
+    }
+
+    /// Every variable the function crate reads itself, plus those read by library items it names.
+    fn env_reads_of(&self, krate: &Crate) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> =
+            krate.sources.iter().flat_map(|(_, text)| env_reads(text)).map(|read| read.name).collect();
+        let own_text: Vec<&str> = krate.sources.iter().map(|(_, t)| t.as_str()).collect();
+        let names = |item: &str| own_text.iter().any(|t| contains_word(t, item));
+        let defines = |item: &str| own_text.iter().any(|t| defines_item(t, item));
+        for lib in self.libraries_of(krate) {
+            for (_, text) in &lib.sources {
+                for read in env_reads(text) {
+                    if let Some(owner) = &read.owner
+                        && names(owner)
+                        && !defines(owner)
+                    {
+                        out.insert(read.name);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+struct EnvRead {
+    name: String,
+    /// The type of the enclosing top-level `impl`, or the enclosing top-level function.
+    owner: Option<String>,
+}
+
+/// Finds `var("X")`, `bool_var("X"`, `parse_var("X"`, `env::var("X")` and `var_os("X")`.
+fn env_reads(text: &str) -> Vec<EnvRead> {
+    const READERS: &[&str] = &["var", "bool_var", "parse_var", "var_os"];
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    for (open, _) in text.match_indices('(') {
+        let start = text[..open].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+        if !READERS.contains(&&text[start..open]) {
+            continue;
+        }
+        let rest = text[open + 1..].trim_start();
+        let Some(rest) = rest.strip_prefix('"') else { continue };
+        let Some(end) = rest.find('"') else { continue };
+        let name = &rest[..end];
+        let valid = name.starts_with(|c: char| c.is_ascii_uppercase())
+            && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if valid {
+            let line_start = bytes[..open].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            out.push(EnvRead { name: name.to_owned(), owner: enclosing_item(&text[..line_start]) });
+        }
+    }
+    out
+}
+
+/// The item that the code after `before` belongs to: the last top-level `impl` or `fn` started before it.
+fn enclosing_item(before: &str) -> Option<String> {
+    for line in before.lines().rev() {
+        if line.starts_with("impl") {
+            let head = line.split('{').next().unwrap_or(line);
+            let head = head.rsplit(" for ").next().unwrap_or(head);
+            let head = head.trim_start_matches("impl").trim();
+            let head = strip_generics(head);
+            let ty = head.rsplit("::").next().unwrap_or(&head).trim().to_owned();
+            return Some(ty);
+        }
+        let item = ["pub fn ", "fn ", "pub async fn ", "async fn ", "pub(crate) fn ", "pub(crate) async fn "]
+            .iter()
+            .find_map(|p| line.strip_prefix(p));
+        if let Some(rest) = item {
+            return Some(rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next()?.to_owned());
+        }
+    }
+    None
+}
+
+fn strip_generics(text: &str) -> String {
+    let mut depth = 0;
+    text.chars()
+        .filter(|c| {
+            match c {
+                '<' => depth += 1,
+                '>' => depth -= 1,
+                _ => return depth == 0,
+            }
+            false
+        })
+        .collect()
+}
+
+fn defines_item(text: &str, item: &str) -> bool {
+    ["struct", "enum", "fn", "type", "trait"].iter().any(|kw| {
+        text.match_indices(&format!("{kw} {item}")).any(|(i, m)| {
+            let after = text[i + m.len()..].chars().next();
+            !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                && (i == 0 || !text[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+        })
+    })
+}
+
+fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        let ident = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        !ident(before) && !ident(after)
+    })
+}
+
+/// Plain string literals (no raw strings); escapes are kept as written.
+fn string_literals(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('"') {
+        let body = &rest[open + 1..];
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let Some(end) = end else { break };
+        out.push(&body[..end]);
+        rest = &body[end + 1..];
+    }
+    out
+}
+
+/// `literal` equals `name`, or is a format string whose `{...}` holes can be filled to give `name`.
+fn pattern_matches(literal: &str, name: &str) -> bool {
+    if !literal.contains('{') {
+        return literal == name;
+    }
+    let mut parts = Vec::new();
+    let mut rest = literal;
+    while let Some(open) = rest.find('{') {
+        parts.push(&rest[..open]);
+        rest = rest[open..].find('}').map_or("", |close| &rest[open + close + 1..]);
+    }
+    parts.push(rest);
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if parts.len() < 2 || !name.starts_with(first) || !name[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut at = first.len();
+    let stop = name.len() - last.len();
+    for part in &parts[1..parts.len() - 1] {
+        match name[at..stop].find(part) {
+            Some(i) if i > 0 => at += i + part.len(),
+            _ => return false,
+        }
+    }
+    stop > at
+}
+
+fn collect_sources(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect_sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            out.push((path, without_tests_and_comments(&text)));
+        }
+    }
+}
+
+/// Drops `//` comment lines and everything from a `#[cfg(test)]` module on (test modules close files).
+fn without_tests_and_comments(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed == "#[cfg(test)]" && lines.get(i + 1).is_some_and(|next| next.trim_start().starts_with("mod ")) {
+            break;
+        }
+        if !trimmed.starts_with("//") {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("shared/ sits in the workspace").to_path_buf()
+}
