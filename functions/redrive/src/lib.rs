@@ -1,1 +1,157 @@
-//! Placeholder until its issue lands.
+//! The redrive function: replays what failed, without loss or duplication.
+//!
+//! One binary, two entry points ([`handle`] tells them apart):
+//! - the SQS event of the dead-letter queue: each message replayed, those still failing reported as
+//!   batch item failures so they stay;
+//! - an on-demand request `{"source": "dlq" | "s3", "max_messages", "prefix", "dry_run"}` answered with
+//!   a [`RedriveReport`].
+//!
+//! Modules:
+//! - [`request`]: telling the two events apart; the request.
+//! - [`message`] and [`failure_record`]: recognising a dead-letter message and an S3 failure record.
+//! - [`replay`]: the replay core (codec, store, dead-letter sink) every path shares.
+//! - [`dlq`], [`s3`], [`local`]: the queue, the failure bucket, the local stack's dead-letter table.
+//! - [`report`]: the report and per-item outcomes; [`error`]: what fails a whole invocation.
+
+pub mod dlq;
+pub mod error;
+pub mod failure_record;
+pub mod local;
+pub mod message;
+pub mod replay;
+pub mod report;
+pub mod request;
+pub mod s3;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use contrail_shared::config::{DbConfig, bool_var, var};
+use contrail_shared::deadletter::{DeadLetterSink, SqsDeadLetters};
+use contrail_shared::storage::Store;
+use contrail_shared::telemetry::{Metrics, Unit};
+use serde_json::Value;
+
+pub use dlq::DeadLetterQueue;
+pub use error::RedriveError;
+pub use local::{list_local, redrive_local};
+pub use report::{RedriveReport, StillFailing};
+pub use request::{Invocation, RedriveRequest, Source};
+pub use s3::{FailureBucket, REPLAYED_PREFIX};
+
+/// Everything an invocation needs, built once per cold start.
+#[derive(Clone)]
+pub struct State {
+    pub store: Store,
+    /// Where poison records of replayed S3 batches go, exactly as ingest sends them.
+    pub dead_letters: DeadLetterSink,
+    /// The dead-letter queue (`DLQ_URL`); `None` where there is none.
+    pub dlq: Option<DeadLetterQueue>,
+    /// The event source mapping's failure bucket (`FAILURE_BUCKET`); `None` where there is none.
+    pub failures: Option<FailureBucket>,
+}
+
+impl State {
+    /// A state with a store and sink only; add the queue and bucket with the `with_*` methods.
+    pub fn new(store: Store, dead_letters: DeadLetterSink) -> Self {
+        Self { store, dead_letters, dlq: None, failures: None }
+    }
+
+    pub fn with_dlq(mut self, queue: DeadLetterQueue) -> Self {
+        self.dlq = Some(queue);
+        self
+    }
+
+    pub fn with_failure_bucket(mut self, bucket: FailureBucket) -> Self {
+        self.failures = Some(bucket);
+        self
+    }
+
+    /// Reads the database settings (see `DbConfig::from_env`), `DLQ_URL`, `FAILURE_BUCKET` and
+    /// `S3_FORCE_PATH_STYLE`; AWS clients come from the default credential and region chain. Dead
+    /// letters go to the queue when there is one, to the store's table otherwise.
+    pub async fn from_env() -> Result<Self, RedriveError> {
+        let db = DbConfig::from_env()?;
+        let store = Store::connect(&db).await?;
+        if db.migrate_on_start {
+            store.migrate().await?;
+        }
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let mut state = Self::new(store.clone(), DeadLetterSink::Store(store));
+        if let Some(url) = var("DLQ_URL") {
+            let client = aws_sdk_sqs::Client::new(&aws);
+            state.dead_letters = DeadLetterSink::Sqs(SqsDeadLetters::new(client.clone(), url.clone()));
+            state = state.with_dlq(DeadLetterQueue::new(client, url));
+        }
+        if let Some(bucket) = var("FAILURE_BUCKET") {
+            let config = aws_sdk_s3::config::Builder::from(&aws)
+                .force_path_style(bool_var("S3_FORCE_PATH_STYLE", false)?)
+                .build();
+            state = state.with_failure_bucket(FailureBucket::new(aws_sdk_s3::Client::from_conf(config), bucket));
+        }
+        Ok(state)
+    }
+}
+
+/// The Lambda entry point over the raw event: an SQS event gets an `SqsBatchResponse`, an on-demand
+/// request a [`RedriveReport`]. Items that fail are reported; only a bad event or a missing source
+/// fails the invocation.
+pub async fn handle(state: &State, event: Value) -> Result<Value, RedriveError> {
+    let response = match request::classify(event)? {
+        Invocation::Sqs(event) => serde_json::to_value(handle_sqs(state, &event).await?),
+        Invocation::OnDemand(request) => serde_json::to_value(redrive(state, &request).await?),
+    };
+    response.map_err(|e| RedriveError::BadEvent(format!("response serialization: {e}")))
+}
+
+/// The dead-letter queue's SQS event: replay each message; still-failing ones stay in the queue.
+pub async fn handle_sqs(state: &State, event: &SqsEvent) -> Result<SqsBatchResponse, RedriveError> {
+    state.store.refresh_credentials().await?;
+    let (response, report) = dlq::handle_sqs_event(&state.store, event).await;
+    emit_metrics("sqs", &report);
+    Ok(response)
+}
+
+/// An on-demand request: drain the queue or replay the failure bucket.
+pub async fn redrive(state: &State, request: &RedriveRequest) -> Result<RedriveReport, RedriveError> {
+    if !request.dry_run {
+        state.store.refresh_credentials().await?;
+    }
+    let (name, report) = match request.source {
+        Source::Dlq => {
+            let queue = state.dlq.as_ref().ok_or(RedriveError::NotConfigured { what: "dlq", var: "DLQ_URL" })?;
+            ("dlq", queue.drain(&state.store, request.limit(), request.dry_run).await?)
+        }
+        Source::S3 => {
+            let bucket =
+                state.failures.as_ref().ok_or(RedriveError::NotConfigured { what: "s3", var: "FAILURE_BUCKET" })?;
+            let report =
+                bucket.redrive(&state.store, &state.dead_letters, &request.prefix, request.limit(), request.dry_run);
+            ("s3", report.await?)
+        }
+    };
+    tracing::info!(
+        source = name,
+        examined = report.examined,
+        replayed = report.replayed,
+        stored = report.stored,
+        duplicates = report.duplicates,
+        dead_lettered = report.dead_lettered,
+        still_failing = report.still_failing.len(),
+        dry_run = report.dry_run,
+        "redrive finished"
+    );
+    emit_metrics(name, &report);
+    Ok(report)
+}
+
+fn emit_metrics(source: &str, report: &RedriveReport) {
+    Metrics::new("redrive")
+        .property("source", source)
+        .property("dry_run", report.dry_run)
+        .metric("examined", Unit::Count, report.examined as f64)
+        .metric("replayed", Unit::Count, report.replayed as f64)
+        .metric("still_failing", Unit::Count, report.still_failing.len() as f64)
+        .metric("stored", Unit::Count, report.stored as f64)
+        .metric("duplicates", Unit::Count, report.duplicates as f64)
+        .metric("dead_lettered", Unit::Count, report.dead_lettered as f64)
+        .emit();
+}

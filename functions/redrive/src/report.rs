@@ -1,0 +1,219 @@
+//! What a redrive did: the on-demand report, and the per-item outcomes it is made of.
+
+use contrail_shared::codec::RejectReason;
+use contrail_shared::storage::StoreError;
+use serde::{Deserialize, Serialize};
+
+/// The on-demand invoke's response (and the local `contrail redrive` output). Counts of `stored`,
+/// `duplicates` and `dead_lettered` are records; `examined` and `replayed` are messages or objects.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedriveReport {
+    pub examined: u64,
+    pub replayed: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    /// Records of replayed S3 batches that are poison and went to the dead-letter sink, as ingest does.
+    pub dead_lettered: u64,
+    pub still_failing: Vec<StillFailing>,
+    pub dry_run: bool,
+}
+
+/// An item left in place, with the reason code and a human-readable detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StillFailing {
+    /// SQS message id, S3 object key, or local dead-letter row id.
+    pub id: String,
+    pub reason: String,
+    pub detail: String,
+}
+
+/// Why an item could not be replayed: the stable `reason` codes of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailReason {
+    /// Neither a `contrail.dead-letter/v1` message nor an event source mapping failure record.
+    Unrecognized,
+    /// The record still fails validation (the codec's code: `schema_violation`, ...).
+    Rejected(RejectReason),
+    /// The dead letter's value was too large to travel; the record must be replayed from Kafka.
+    ValueOmitted,
+    /// A failure record without the batch (`MaximumPayloadSizeExceeded`): only offsets are known.
+    PayloadMissing,
+    StoreUnavailable,
+    StoreError,
+    /// Poison records of a replayed batch could not be handed to the dead-letter sink.
+    DeadLetterFailed,
+    ReadFailed,
+    DeleteFailed,
+    MoveFailed,
+}
+
+impl FailReason {
+    /// The code written in reports and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unrecognized => "unrecognized",
+            Self::Rejected(r) => r.as_str(),
+            Self::ValueOmitted => "value_omitted",
+            Self::PayloadMissing => "payload_missing",
+            Self::StoreUnavailable => "store_unavailable",
+            Self::StoreError => "store_error",
+            Self::DeadLetterFailed => "dead_letter_failed",
+            Self::ReadFailed => "read_failed",
+            Self::DeleteFailed => "delete_failed",
+            Self::MoveFailed => "move_failed",
+        }
+    }
+}
+
+/// An item that could not be replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: FailReason,
+    pub detail: String,
+}
+
+impl Failure {
+    pub fn new(reason: FailReason, detail: impl Into<String>) -> Self {
+        Self { reason, detail: detail.into() }
+    }
+
+    pub fn unrecognized(detail: impl Into<String>) -> Self {
+        Self::new(FailReason::Unrecognized, detail)
+    }
+
+    /// A store error; the unavailable kind stops the rest of a run from hammering a dead database.
+    pub fn store(e: &StoreError) -> Self {
+        let reason = if e.is_retryable() { FailReason::StoreUnavailable } else { FailReason::StoreError };
+        Self::new(reason, e.to_string())
+    }
+}
+
+/// Record counts of one replayed item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub records: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub dead_lettered: u64,
+}
+
+/// What replaying one item did (or, in a dry run, would do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Replayed(Counts),
+    Failed(Failure),
+}
+
+impl Outcome {
+    pub fn is_replayed(&self) -> bool {
+        matches!(self, Self::Replayed(_))
+    }
+
+    /// The word the log line uses.
+    pub fn label(&self, dry_run: bool) -> &'static str {
+        match self {
+            Self::Failed(_) => "still_failing",
+            Self::Replayed(_) if dry_run => "would_replay",
+            Self::Replayed(c) if c.records > 0 && c.stored == 0 && c.duplicates == c.records => "duplicate",
+            Self::Replayed(_) => "replayed",
+        }
+    }
+}
+
+impl RedriveReport {
+    pub fn new(dry_run: bool) -> Self {
+        Self { dry_run, ..Self::default() }
+    }
+
+    /// Counts one examined item.
+    pub fn record(&mut self, id: &str, outcome: &Outcome) {
+        self.examined += 1;
+        match outcome {
+            Outcome::Replayed(c) => {
+                self.replayed += 1;
+                self.stored += c.stored;
+                self.duplicates += c.duplicates;
+                self.dead_lettered += c.dead_lettered;
+            }
+            Outcome::Failed(f) => self.fail(id, f),
+        }
+    }
+
+    /// An item that replayed but could not be removed afterwards: it stays, so it is not counted as
+    /// replayed (its records are stored; replaying it again finds duplicates only).
+    pub fn replayed_but_left(&mut self, id: &str, failure: &Failure) {
+        self.replayed = self.replayed.saturating_sub(1);
+        self.fail(id, failure);
+    }
+
+    fn fail(&mut self, id: &str, f: &Failure) {
+        self.still_failing.push(StillFailing {
+            id: id.to_owned(),
+            reason: f.reason.as_str().to_owned(),
+            detail: f.detail.clone(),
+        });
+    }
+}
+
+/// The one structured log line per item.
+pub(crate) fn log_item(source: &str, id: &str, subject: &str, outcome: &Outcome, dry_run: bool) {
+    let label = outcome.label(dry_run);
+    match outcome {
+        Outcome::Replayed(c) => tracing::info!(
+            source,
+            id,
+            subject,
+            outcome = label,
+            records = c.records,
+            stored = c.stored,
+            duplicates = c.duplicates,
+            dead_lettered = c.dead_lettered,
+            dry_run,
+            "redrive item"
+        ),
+        Outcome::Failed(f) => tracing::warn!(
+            source,
+            id,
+            subject,
+            outcome = label,
+            reason = f.reason.as_str(),
+            detail = %f.detail,
+            dry_run,
+            "redrive item"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_serializes_with_the_contract_fields() {
+        let mut r = RedriveReport::new(true);
+        r.record("m1", &Outcome::Replayed(Counts { records: 1, stored: 1, ..Counts::default() }));
+        r.record("m2", &Outcome::Failed(Failure::unrecognized("not JSON")));
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["examined"], 2);
+        assert_eq!(v["replayed"], 1);
+        assert_eq!(v["stored"], 1);
+        assert_eq!(v["duplicates"], 0);
+        assert_eq!(v["dry_run"], true);
+        assert_eq!(v["still_failing"][0]["id"], "m2");
+        assert_eq!(v["still_failing"][0]["reason"], "unrecognized");
+    }
+
+    #[test]
+    fn an_item_that_could_not_be_removed_is_not_counted_as_replayed() {
+        let mut r = RedriveReport::new(false);
+        r.record("m1", &Outcome::Replayed(Counts { records: 1, stored: 1, ..Counts::default() }));
+        r.replayed_but_left("m1", &Failure::new(FailReason::DeleteFailed, "throttled"));
+        assert_eq!((r.examined, r.replayed, r.stored), (1, 0, 1));
+        assert_eq!(r.still_failing[0].reason, "delete_failed");
+    }
+
+    #[test]
+    fn a_rejected_record_reports_the_codec_reason_code() {
+        assert_eq!(FailReason::Rejected(RejectReason::SchemaViolation).as_str(), "schema_violation");
+    }
+}
