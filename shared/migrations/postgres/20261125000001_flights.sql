@@ -4,11 +4,13 @@
 -- flights: the current snapshot of every flight (newest (event_time, event_id) wins), small and indexed for
 --   the query API. Removed flights keep their row (removed = true) so older snapshots cannot resurrect them.
 -- dead_letters: the local stand-in for the SQS dead-letter queue.
+-- Ids use the "C" collation: byte order, the same as SQLite's and the writer's in-memory order, so the
+-- (event_time, event_id) tie-break and keyset pages agree everywhere (and compare faster).
 
 CREATE TABLE flight_events (
-    event_id    text        NOT NULL,
+    event_id    text        COLLATE "C" NOT NULL,
     event_time  timestamptz NOT NULL,
-    flight_id   text        NOT NULL,
+    flight_id   text        COLLATE "C" NOT NULL,
     removed     boolean     NOT NULL DEFAULT false,
     -- Canonical flight-event/v1 JSON (NULL for a removal).
     payload     json,
@@ -19,7 +21,7 @@ CREATE TABLE flight_events (
 CREATE INDEX flight_events_flight_idx ON flight_events (flight_id, event_time, event_id);
 
 CREATE TABLE flights (
-    flight_id               text PRIMARY KEY,
+    flight_id               text COLLATE "C" PRIMARY KEY,
     carrier                 text,
     number                  text,
     date                    date,
@@ -39,9 +41,10 @@ CREATE TABLE flights (
     terminal                text,
     position                jsonb,
     event_time              timestamptz NOT NULL,
-    event_id                text        NOT NULL,
+    event_id                text        COLLATE "C" NOT NULL,
     removed                 boolean     NOT NULL DEFAULT false
-);
+-- Room in each page for HOT updates: most snapshots change no indexed column.
+) WITH (fillfactor = 80);
 
 -- Keyset pagination and the query API's filters; removed flights are never served, so index only live rows.
 CREATE INDEX flights_departure_key_idx   ON flights (scheduled_departure, flight_id) WHERE NOT removed;

@@ -68,3 +68,16 @@ fn is_transient(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+impl StoreError {
+    /// A migration failure, keeping "the database is out of reach" distinct from a broken migration.
+    pub(crate) fn from_migrate(e: sqlx::migrate::MigrateError) -> Self {
+        match e {
+            sqlx::migrate::MigrateError::Execute(inner) => match Self::from(inner) {
+                Self::Query(inner) => Self::Migrate(sqlx::migrate::MigrateError::Execute(inner)),
+                other => other,
+            },
+            other => Self::Migrate(other),
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! Writes take whole batches in one transaction; reads serve the query API with keyset pagination.
 //! The conformance suite (`shared/tests/storage_conformance.rs`) runs every behaviour on both engines.
 
+mod batch;
 mod error;
 mod model;
 mod postgres;

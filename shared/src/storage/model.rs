@@ -105,7 +105,7 @@ pub struct StatsFilter {
 }
 
 /// Aggregates for one day, as `GET /stats` serves them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Stats {
     pub flights: u64,
     pub by_status: BTreeMap<String, u64>,
@@ -155,4 +155,55 @@ pub mod rfc3339 {
             }
         }
     }
+}
+
+/// Folds per-status aggregate rows (the same on both engines) into [`Stats`]: averages only over flights
+/// with the actual time, on-time as a share of flights with an actual arrival, rounded to 2 decimals.
+#[derive(Debug, Default)]
+pub(crate) struct StatsAccumulator {
+    stats: Stats,
+    departures: u64,
+    departure_delay_sum: f64,
+    arrivals: u64,
+    arrival_delay_sum: f64,
+    on_time: u64,
+}
+
+impl StatsAccumulator {
+    /// Adds one status group: its count, then (count, delay sum) with an actual departure, the same for
+    /// arrivals, and how many arrived under 15 minutes late.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn add_group(
+        &mut self,
+        status: String,
+        flights: u64,
+        departures: u64,
+        departure_delay_sum: f64,
+        arrivals: u64,
+        arrival_delay_sum: f64,
+        on_time: u64,
+    ) {
+        self.stats.flights += flights;
+        if status == "cancelled" {
+            self.stats.cancelled += flights;
+        }
+        *self.stats.by_status.entry(status).or_default() += flights;
+        self.departures += departures;
+        self.departure_delay_sum += departure_delay_sum;
+        self.arrivals += arrivals;
+        self.arrival_delay_sum += arrival_delay_sum;
+        self.on_time += on_time;
+    }
+
+    pub(crate) fn finish(mut self) -> Stats {
+        let ratio = |sum: f64, n: u64| (n > 0).then(|| round2(sum / n as f64));
+        self.stats.avg_departure_delay_minutes = ratio(self.departure_delay_sum, self.departures);
+        self.stats.avg_arrival_delay_minutes = ratio(self.arrival_delay_sum, self.arrivals);
+        self.stats.on_time_arrival_pct = ratio(100.0 * self.on_time as f64, self.arrivals);
+        self.stats
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }

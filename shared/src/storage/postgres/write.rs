@@ -1,30 +1,361 @@
-//! Batch writes on postgres: history, current state, dead letters, retention.
+//! Batch writes on PostgreSQL: a whole batch in a few array-bound statements (UNNEST), one transaction.
 
-use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use super::PgStore;
 use crate::deadletter::DeadLetter;
-use crate::domain::Snapshot;
+use crate::domain::{FlightId, Snapshot};
+use crate::storage::batch::{distinct_events, newest_per_flight};
 use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome};
 
+/// History rows whose `event_id` is stored in no partition yet (the primary key has to include the partition
+/// key, so it alone cannot see an id stored under another time). `OFFSET 0` keeps the probe a per-row index
+/// lookup whatever the statistics say (never a hash join over a whole partition). No `ON CONFLICT`: the probe
+/// already covers the target partition and the speculative insert cost ~30% more; a concurrent writer of the
+/// same row makes this fail with a unique violation instead, and the batch is retried (see `write_snapshots`).
+const INSERT_HISTORY: &str = r#"
+INSERT INTO flight_events (event_id, event_time, flight_id, removed, payload)
+SELECT b.event_id, b.event_time, b.flight_id, b.removed, b.payload::json
+FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::bool[], $5::text[])
+    AS b(event_id, event_time, flight_id, removed, payload)
+WHERE NOT EXISTS (SELECT 1 FROM flight_events e WHERE e.event_id = b.event_id COLLATE "C" OFFSET 0)
+RETURNING event_id
+"#;
+
+/// Current state, newest `(event_time, event_id)` wins. A removal marks the row removed and takes the
+/// removal's order key (so older snapshots cannot resurrect it) but keeps the last known details.
+const UPSERT_STATE: &str = r#"
+INSERT INTO flights AS f (
+    flight_id, carrier, number, date, origin, destination, status,
+    scheduled_departure, scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, actual_arrival,
+    departure_delay_minutes, arrival_delay_minutes, tail_number, gate, terminal, position,
+    event_time, event_id, removed)
+SELECT u.flight_id, u.carrier, u.number, u.date, u.origin, u.destination, u.status,
+    u.sd, u.sa, u.ed, u.ea, u.ad, u.aa, u.dep_delay, u.arr_delay, u.tail, u.gate, u.terminal, u.position::jsonb,
+    u.event_time, u.event_id, u.removed
+FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::text[],
+    $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
+    $13::timestamptz[], $14::float8[], $15::float8[], $16::text[], $17::text[], $18::text[], $19::text[],
+    $20::timestamptz[], $21::text[], $22::bool[])
+    AS u(flight_id, carrier, number, date, origin, destination, status, sd, sa, ed, ea, ad, aa, dep_delay, arr_delay,
+         tail, gate, terminal, position, event_time, event_id, removed)
+ON CONFLICT (flight_id) DO UPDATE SET
+    carrier = CASE WHEN EXCLUDED.removed THEN f.carrier ELSE EXCLUDED.carrier END,
+    number = CASE WHEN EXCLUDED.removed THEN f.number ELSE EXCLUDED.number END,
+    date = CASE WHEN EXCLUDED.removed THEN f.date ELSE EXCLUDED.date END,
+    origin = CASE WHEN EXCLUDED.removed THEN f.origin ELSE EXCLUDED.origin END,
+    destination = CASE WHEN EXCLUDED.removed THEN f.destination ELSE EXCLUDED.destination END,
+    status = CASE WHEN EXCLUDED.removed THEN f.status ELSE EXCLUDED.status END,
+    scheduled_departure = CASE WHEN EXCLUDED.removed THEN f.scheduled_departure ELSE EXCLUDED.scheduled_departure END,
+    scheduled_arrival = CASE WHEN EXCLUDED.removed THEN f.scheduled_arrival ELSE EXCLUDED.scheduled_arrival END,
+    estimated_departure = CASE WHEN EXCLUDED.removed THEN f.estimated_departure ELSE EXCLUDED.estimated_departure END,
+    estimated_arrival = CASE WHEN EXCLUDED.removed THEN f.estimated_arrival ELSE EXCLUDED.estimated_arrival END,
+    actual_departure = CASE WHEN EXCLUDED.removed THEN f.actual_departure ELSE EXCLUDED.actual_departure END,
+    actual_arrival = CASE WHEN EXCLUDED.removed THEN f.actual_arrival ELSE EXCLUDED.actual_arrival END,
+    departure_delay_minutes =
+        CASE WHEN EXCLUDED.removed THEN f.departure_delay_minutes ELSE EXCLUDED.departure_delay_minutes END,
+    arrival_delay_minutes =
+        CASE WHEN EXCLUDED.removed THEN f.arrival_delay_minutes ELSE EXCLUDED.arrival_delay_minutes END,
+    tail_number = CASE WHEN EXCLUDED.removed THEN f.tail_number ELSE EXCLUDED.tail_number END,
+    gate = CASE WHEN EXCLUDED.removed THEN f.gate ELSE EXCLUDED.gate END,
+    terminal = CASE WHEN EXCLUDED.removed THEN f.terminal ELSE EXCLUDED.terminal END,
+    position = CASE WHEN EXCLUDED.removed THEN f.position ELSE EXCLUDED.position END,
+    event_time = EXCLUDED.event_time,
+    event_id = EXCLUDED.event_id,
+    removed = EXCLUDED.removed
+WHERE (f.event_time, f.event_id) < (EXCLUDED.event_time, EXCLUDED.event_id)
+"#;
+
+const INSERT_DEAD_LETTERS: &str = r#"
+INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, reason, letter, dead_lettered_at)
+SELECT d.topic, d.kafka_partition, d.kafka_offset, d.reason, d.letter::jsonb, d.at
+FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::timestamptz[])
+    AS d(topic, kafka_partition, kafka_offset, reason, letter, at)
+ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING
+"#;
+
+/// SQLSTATE of "no partition of relation found for row": a partition this store believed in was dropped.
+const NO_PARTITION: &str = "23514";
+/// SQLSTATE of a unique violation: a concurrent writer stored the same (event_id, event_time) first.
+const UNIQUE_VIOLATION: &str = "23505";
+/// A batch is tried again (in a new transaction) at most this often after one of the two errors above.
+const MAX_ATTEMPTS: u32 = 3;
+
 impl PgStore {
-    pub(crate) async fn write_snapshots(&self, _batch: &[Snapshot]) -> Result<WriteOutcome, StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+    pub(crate) async fn write_snapshots(&self, batch: &[Snapshot]) -> Result<WriteOutcome, StoreError> {
+        let rows = distinct_events(batch);
+        let mut attempt = 1;
+        loop {
+            self.ensure_partitions(&rows).await?;
+            match self.write_rows(&rows).await {
+                Ok(stored) => return Ok(WriteOutcome { stored, duplicates: batch.len() as u64 - stored }),
+                Err(StoreError::Query(sqlx::Error::Database(e))) if attempt < MAX_ATTEMPTS => {
+                    match e.code().as_deref() {
+                        // Retention ran elsewhere since this store cached its partitions: forget them.
+                        Some(NO_PARTITION) => self.forget_partitions(),
+                        // Another writer committed some of these events first; they are duplicates now.
+                        Some(UNIQUE_VIOLATION) => {}
+                        _ => return Err(StoreError::Query(sqlx::Error::Database(e))),
+                    }
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
-    pub(crate) async fn drop_history_before(&self, _keep_from: DateTime<Utc>) -> Result<u64, StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+    /// Writes distinct events (sorted by id) in one transaction; returns how many were new.
+    async fn write_rows(&self, rows: &[&Snapshot]) -> Result<u64, StoreError> {
+        let history = HistoryColumns::new(rows);
+        let mut tx = self.pool.begin().await?;
+        let inserted: Vec<String> = sqlx::query_scalar(INSERT_HISTORY)
+            .bind(&history.event_id)
+            .bind(&history.event_time)
+            .bind(&history.flight_id)
+            .bind(&history.removed)
+            .bind(&history.payload)
+            .fetch_all(&mut *tx)
+            .await?;
+        drop(history);
+
+        // Only new events move current state: a duplicate changes nothing, whatever it carries.
+        let winners = if inserted.len() == rows.len() {
+            newest_per_flight(rows.iter().copied())
+        } else {
+            let new: HashSet<&str> = inserted.iter().map(String::as_str).collect();
+            newest_per_flight(rows.iter().copied().filter(|s| new.contains(s.event_id())))
+        };
+        if !winners.is_empty() {
+            let s = StateColumns::new(&winners);
+            sqlx::query(UPSERT_STATE)
+                .bind(&s.flight_id)
+                .bind(&s.carrier)
+                .bind(&s.number)
+                .bind(&s.date)
+                .bind(&s.origin)
+                .bind(&s.destination)
+                .bind(&s.status)
+                .bind(&s.scheduled_departure)
+                .bind(&s.scheduled_arrival)
+                .bind(&s.estimated_departure)
+                .bind(&s.estimated_arrival)
+                .bind(&s.actual_departure)
+                .bind(&s.actual_arrival)
+                .bind(&s.departure_delay)
+                .bind(&s.arrival_delay)
+                .bind(&s.tail_number)
+                .bind(&s.gate)
+                .bind(&s.terminal)
+                .bind(&s.position)
+                .bind(&s.event_time)
+                .bind(&s.event_id)
+                .bind(&s.removed)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(inserted.len() as u64)
     }
 
-    pub(crate) async fn put_dead_letters(&self, _letters: &[DeadLetter]) -> Result<u64, StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+    /// Creates the month partitions the rows need, in its own short transaction (the DDL takes a strong
+    /// lock on the parent table; holding it through the batch would stall every other writer and reader).
+    async fn ensure_partitions(&self, rows: &[&Snapshot]) -> Result<(), StoreError> {
+        let missing: Vec<DateTime<Utc>> = {
+            let known = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+            let mut months = HashSet::new();
+            rows.iter()
+                .map(|s| s.event_time())
+                .filter(|t| !known.contains(&month(t)) && months.insert(month(t)))
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("SELECT contrail_ensure_event_partition(t) FROM UNNEST($1::timestamptz[]) AS t")
+            .bind(&missing)
+            .execute(&self.pool)
+            .await?;
+        let mut known = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        known.extend(missing.iter().map(month));
+        Ok(())
     }
 
-    pub(crate) async fn list_dead_letters(&self, _limit: u32) -> Result<Vec<StoredDeadLetter>, StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+    fn forget_partitions(&self) {
+        self.partitions.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    pub(crate) async fn delete_dead_letters(&self, _ids: &[i64]) -> Result<u64, StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+    pub(crate) async fn drop_history_before(&self, keep_from: DateTime<Utc>) -> Result<u64, StoreError> {
+        let dropped: i32 = sqlx::query_scalar("SELECT contrail_drop_event_partitions_before($1)")
+            .bind(keep_from)
+            .fetch_one(&self.pool)
+            .await?;
+        self.forget_partitions();
+        Ok(dropped.max(0) as u64)
+    }
+
+    pub(crate) async fn put_dead_letters(&self, letters: &[DeadLetter]) -> Result<u64, StoreError> {
+        let topic: Vec<&str> = letters.iter().map(|l| l.topic.as_str()).collect();
+        let partition: Vec<i64> = letters.iter().map(|l| l.partition).collect();
+        let offset: Vec<i64> = letters.iter().map(|l| l.offset).collect();
+        let reason: Vec<&str> = letters.iter().map(|l| l.reason.as_str()).collect();
+        let letter: Vec<String> = letters.iter().map(DeadLetter::to_json).collect();
+        let at: Vec<DateTime<Utc>> = letters.iter().map(|l| l.dead_lettered_at).collect();
+        let done = sqlx::query(INSERT_DEAD_LETTERS)
+            .bind(&topic)
+            .bind(&partition)
+            .bind(&offset)
+            .bind(&reason)
+            .bind(&letter)
+            .bind(&at)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn list_dead_letters(&self, limit: u32) -> Result<Vec<StoredDeadLetter>, StoreError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, letter::text FROM dead_letters ORDER BY id LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|(id, text)| {
+                serde_json::from_str(&text)
+                    .map(|letter| StoredDeadLetter { id, letter })
+                    .map_err(|e| StoreError::Corrupt(format!("dead letter {id}: {e}")))
+            })
+            .collect()
+    }
+
+    pub(crate) async fn delete_dead_letters(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM dead_letters WHERE id = ANY($1)").bind(ids).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// The (year, month) of the partition holding `t` (partitions are by UTC month).
+fn month(t: &DateTime<Utc>) -> (i32, u32) {
+    (t.year(), t.month())
+}
+
+/// History rows as column arrays, one bind each.
+struct HistoryColumns<'a> {
+    event_id: Vec<&'a str>,
+    event_time: Vec<DateTime<Utc>>,
+    flight_id: Vec<String>,
+    removed: Vec<bool>,
+    payload: Vec<Option<String>>,
+}
+
+impl<'a> HistoryColumns<'a> {
+    fn new(rows: &[&'a Snapshot]) -> Self {
+        let n = rows.len();
+        let mut c = Self {
+            event_id: Vec::with_capacity(n),
+            event_time: Vec::with_capacity(n),
+            flight_id: Vec::with_capacity(n),
+            removed: Vec::with_capacity(n),
+            payload: Vec::with_capacity(n),
+        };
+        for s in rows {
+            c.event_id.push(s.event_id());
+            c.event_time.push(s.event_time());
+            c.flight_id.push(s.flight_id().as_str().to_owned());
+            match s {
+                Snapshot::Event(e) => {
+                    c.removed.push(false);
+                    c.payload.push(Some(e.to_canonical_json()));
+                }
+                Snapshot::Removal(_) => {
+                    c.removed.push(true);
+                    c.payload.push(None);
+                }
+            }
+        }
+        c
+    }
+}
+
+/// Current-state rows as column arrays (the newest snapshot per flight).
+#[derive(Default)]
+struct StateColumns<'a> {
+    flight_id: Vec<&'a str>,
+    carrier: Vec<Option<&'a str>>,
+    number: Vec<Option<&'a str>>,
+    date: Vec<Option<NaiveDate>>,
+    origin: Vec<Option<&'a str>>,
+    destination: Vec<Option<&'a str>>,
+    status: Vec<Option<&'static str>>,
+    scheduled_departure: Vec<Option<DateTime<Utc>>>,
+    scheduled_arrival: Vec<Option<DateTime<Utc>>>,
+    estimated_departure: Vec<Option<DateTime<Utc>>>,
+    estimated_arrival: Vec<Option<DateTime<Utc>>>,
+    actual_departure: Vec<Option<DateTime<Utc>>>,
+    actual_arrival: Vec<Option<DateTime<Utc>>>,
+    departure_delay: Vec<Option<f64>>,
+    arrival_delay: Vec<Option<f64>>,
+    tail_number: Vec<Option<&'a str>>,
+    gate: Vec<Option<&'a str>>,
+    terminal: Vec<Option<&'a str>>,
+    position: Vec<Option<String>>,
+    event_time: Vec<DateTime<Utc>>,
+    event_id: Vec<&'a str>,
+    removed: Vec<bool>,
+}
+
+impl<'a> StateColumns<'a> {
+    fn new(winners: &'a [(FlightId, &'a Snapshot)]) -> Self {
+        let mut c = Self::default();
+        for (id, s) in winners {
+            c.flight_id.push(id.as_str());
+            c.event_time.push(s.event_time());
+            c.event_id.push(s.event_id());
+            match s {
+                Snapshot::Event(e) => {
+                    c.removed.push(false);
+                    c.carrier.push(Some(e.carrier.as_str()));
+                    c.number.push(Some(e.number.as_str()));
+                    c.date.push(Some(e.date));
+                    c.origin.push(Some(e.origin.as_str()));
+                    c.destination.push(Some(e.destination.as_str()));
+                    c.status.push(Some(e.status.as_str()));
+                    c.scheduled_departure.push(Some(e.scheduled_departure));
+                    c.scheduled_arrival.push(Some(e.scheduled_arrival));
+                    c.estimated_departure.push(e.estimated_departure);
+                    c.estimated_arrival.push(e.estimated_arrival);
+                    c.actual_departure.push(e.actual_departure);
+                    c.actual_arrival.push(e.actual_arrival);
+                    c.departure_delay.push(e.departure_delay_minutes());
+                    c.arrival_delay.push(e.arrival_delay_minutes());
+                    c.tail_number.push(e.tail_number.as_deref());
+                    c.gate.push(e.gate.as_deref());
+                    c.terminal.push(e.terminal.as_deref());
+                    c.position.push(e.position.as_ref().and_then(|p| serde_json::to_string(p).ok()));
+                }
+                Snapshot::Removal(_) => {
+                    c.removed.push(true);
+                    c.carrier.push(None);
+                    c.number.push(None);
+                    c.date.push(None);
+                    c.origin.push(None);
+                    c.destination.push(None);
+                    c.status.push(None);
+                    c.scheduled_departure.push(None);
+                    c.scheduled_arrival.push(None);
+                    c.estimated_departure.push(None);
+                    c.estimated_arrival.push(None);
+                    c.actual_departure.push(None);
+                    c.actual_arrival.push(None);
+                    c.departure_delay.push(None);
+                    c.arrival_delay.push(None);
+                    c.tail_number.push(None);
+                    c.gate.push(None);
+                    c.terminal.push(None);
+                    c.position.push(None);
+                }
+            }
+        }
+        c
     }
 }

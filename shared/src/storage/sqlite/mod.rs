@@ -1,25 +1,68 @@
-//! The sqlite engine (skeleton: connection and migration live here; writes in `write.rs`, reads in `read.rs`).
+//! The SQLite engine: the local stack's embedded default, one file, zero setup. Writes live in `write.rs`,
+//! reads in `read.rs`.
 
 mod read;
 mod write;
 
-use crate::config::DbConfig;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::config::{DbConfig, DbTarget};
 use crate::storage::StoreError;
 
-/// The sqlite engine.
+/// The SQLite schema, shipped in the crate.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a writer waits for another connection's write lock before reporting the database busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SQLite engine; clones share the pool.
 #[derive(Clone)]
-pub struct SqliteStore {}
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
 
 impl SqliteStore {
-    pub(crate) async fn connect(_config: &DbConfig) -> Result<Self, StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+    pub(crate) async fn connect(config: &DbConfig) -> Result<Self, StoreError> {
+        let DbTarget::Url(url) = &config.target else {
+            return Err(StoreError::Config("SQLite needs a sqlite:// DATABASE_URL".into()));
+        };
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("DATABASE_URL is not a usable SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        if !in_memory {
+            // SQLite creates the file but not its directory; a first run should just work.
+            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Config(format!("creating {}: {e}", dir.display())))?;
+            }
+        }
+        let mut pool = SqlitePoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .acquire_timeout(config.connect_timeout)
+            .test_before_acquire(true);
+        if in_memory {
+            // An in-memory database lives as long as one of its connections: keep them.
+            pool = pool.idle_timeout(None).max_lifetime(None);
+        }
+        Ok(Self { pool: pool.connect_lazy_with(options) })
     }
 
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+        MIGRATOR.run(&self.pool).await.map_err(StoreError::from_migrate)
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 }

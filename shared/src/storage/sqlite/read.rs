@@ -1,42 +1,229 @@
 //! Reads on sqlite for the query API: flights, boards, history, stats, with keyset pagination.
+//!
+//! Times are integer microseconds since the epoch (UTC) and dates `YYYY-MM-DD` text, so comparisons and
+//! ordering are exact and match PostgreSQL's. Statements are built from fixed fragments; values are bound.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::SqliteStore;
-use crate::domain::FlightId;
-use crate::storage::{BoardFilter, Flight, FlightFilter, HistoryEntry, Keyset, Stats, StatsFilter, StoreError};
+use crate::domain::{FlightId, FlightStatus, Position};
+use crate::storage::model::StatsAccumulator;
+use crate::storage::{
+    BoardFilter, BoardKind, Flight, FlightFilter, HistoryEntry, Keyset, Stats, StatsFilter, StoreError,
+};
+
+const FLIGHT_COLUMNS: &str = "SELECT flight_id, carrier, number, date, origin, destination, status, \
+     scheduled_departure, scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, \
+     actual_arrival, departure_delay_minutes, arrival_delay_minutes, tail_number, gate, terminal, position, \
+     event_time FROM flights WHERE removed = 0";
 
 impl SqliteStore {
-    pub(crate) async fn get_flight(&self, _id: &FlightId) -> Result<Option<Flight>, StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+    pub(crate) async fn get_flight(&self, id: &FlightId) -> Result<Option<Flight>, StoreError> {
+        let mut q = QueryBuilder::<Sqlite>::new(FLIGHT_COLUMNS);
+        q.push(" AND flight_id = ").push_bind(id.as_str().to_owned());
+        let row = q.build().fetch_optional(&self.pool).await?;
+        row.as_ref().map(flight_from_row).transpose()
     }
 
     pub(crate) async fn list_flights(
         &self,
-        _filter: &FlightFilter,
-        _after: Option<&Keyset>,
-        _limit: u32,
+        filter: &FlightFilter,
+        after: Option<&Keyset>,
+        limit: u32,
     ) -> Result<Vec<Flight>, StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+        let mut q = QueryBuilder::<Sqlite>::new(FLIGHT_COLUMNS);
+        if let Some(c) = &filter.carrier {
+            q.push(" AND carrier = ").push_bind(c.as_str().to_owned());
+        }
+        if let Some(o) = &filter.origin {
+            q.push(" AND origin = ").push_bind(o.as_str().to_owned());
+        }
+        if let Some(d) = &filter.destination {
+            q.push(" AND destination = ").push_bind(d.as_str().to_owned());
+        }
+        if let Some(date) = filter.date {
+            q.push(" AND date = ").push_bind(date_text(date));
+        }
+        push_statuses(&mut q, &filter.statuses);
+        if let Some(t) = filter.departing_after {
+            q.push(" AND scheduled_departure >= ").push_bind(t.timestamp_micros());
+        }
+        if let Some(t) = filter.departing_before {
+            q.push(" AND scheduled_departure < ").push_bind(t.timestamp_micros());
+        }
+        push_page(&mut q, "scheduled_departure", "flight_id", after, limit);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter().map(flight_from_row).collect()
     }
 
     pub(crate) async fn board(
         &self,
-        _filter: &BoardFilter,
-        _after: Option<&Keyset>,
-        _limit: u32,
+        filter: &BoardFilter,
+        after: Option<&Keyset>,
+        limit: u32,
     ) -> Result<Vec<Flight>, StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+        let (airport_column, time_column) = match filter.kind {
+            BoardKind::Departures => (" AND origin = ", "scheduled_departure"),
+            BoardKind::Arrivals => (" AND destination = ", "scheduled_arrival"),
+        };
+        let mut q = QueryBuilder::<Sqlite>::new(FLIGHT_COLUMNS);
+        q.push(" AND date = ").push_bind(date_text(filter.date));
+        q.push(airport_column).push_bind(filter.airport.as_str().to_owned());
+        if let Some(c) = &filter.carrier {
+            q.push(" AND carrier = ").push_bind(c.as_str().to_owned());
+        }
+        push_statuses(&mut q, &filter.statuses);
+        push_page(&mut q, time_column, "flight_id", after, limit);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter().map(flight_from_row).collect()
     }
 
     pub(crate) async fn flight_history(
         &self,
-        _id: &FlightId,
-        _after: Option<&Keyset>,
-        _limit: u32,
+        id: &FlightId,
+        after: Option<&Keyset>,
+        limit: u32,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT event_id, flight_id, event_time, removed, payload, received_at FROM flight_events \
+             WHERE flight_id = ",
+        );
+        q.push_bind(id.as_str().to_owned());
+        push_page(&mut q, "event_time", "event_id", after, limit);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let payload: Option<String> = row.try_get(4)?;
+                Ok(HistoryEntry {
+                    event_id: row.try_get(0)?,
+                    flight_id: row.try_get(1)?,
+                    event_time: micros(row.try_get(2)?)?,
+                    removed: row.try_get::<i64, _>(3)? != 0,
+                    event: payload
+                        .map(|p| serde_json::from_str(&p))
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(format!("history payload is not JSON: {e}")))?,
+                    received_at: micros(row.try_get(5)?)?,
+                })
+            })
+            .collect()
     }
 
-    pub(crate) async fn stats(&self, _filter: &StatsFilter) -> Result<Stats, StoreError> {
-        Err(StoreError::Config("not implemented".into()))
+    pub(crate) async fn stats(&self, filter: &StatsFilter) -> Result<Stats, StoreError> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT status, count(*), \
+             sum(actual_departure IS NOT NULL AND departure_delay_minutes IS NOT NULL), \
+             total(CASE WHEN actual_departure IS NOT NULL THEN departure_delay_minutes END), \
+             sum(actual_arrival IS NOT NULL AND arrival_delay_minutes IS NOT NULL), \
+             total(CASE WHEN actual_arrival IS NOT NULL THEN arrival_delay_minutes END), \
+             sum(actual_arrival IS NOT NULL AND arrival_delay_minutes < 15) \
+             FROM flights WHERE removed = 0 AND date = ",
+        );
+        q.push_bind(date_text(filter.date));
+        if let Some(o) = &filter.origin {
+            q.push(" AND origin = ").push_bind(o.as_str().to_owned());
+        }
+        if let Some(d) = &filter.destination {
+            q.push(" AND destination = ").push_bind(d.as_str().to_owned());
+        }
+        if let Some(c) = &filter.carrier {
+            q.push(" AND carrier = ").push_bind(c.as_str().to_owned());
+        }
+        q.push(" GROUP BY status");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        let mut acc = StatsAccumulator::default();
+        for row in &rows {
+            let status: Option<String> = row.try_get(0)?;
+            acc.add_group(
+                status.unwrap_or_default(),
+                count(row.try_get(1)?),
+                count(row.try_get(2)?),
+                row.try_get(3)?,
+                count(row.try_get(4)?),
+                row.try_get(5)?,
+                count(row.try_get(6)?),
+            );
+        }
+        Ok(acc.finish())
     }
+}
+
+fn count(n: Option<i64>) -> u64 {
+    n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
+}
+
+fn date_text(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+fn micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us} out of range")))
+}
+
+fn opt_micros(us: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    us.map(micros).transpose()
+}
+
+fn push_statuses(q: &mut QueryBuilder<Sqlite>, statuses: &[FlightStatus]) {
+    if statuses.is_empty() {
+        return;
+    }
+    q.push(" AND status IN (");
+    let mut list = q.separated(", ");
+    for s in statuses {
+        list.push_bind(s.as_str());
+    }
+    q.push(")");
+}
+
+/// Keyset continuation and order: rows strictly after `after` by (`time_column`, `id_column`).
+fn push_page(q: &mut QueryBuilder<Sqlite>, time_column: &str, id_column: &str, after: Option<&Keyset>, limit: u32) {
+    if let Some(k) = after {
+        q.push(format_args!(" AND ({time_column}, {id_column}) > ("));
+        q.push_bind(k.time.timestamp_micros()).push(", ").push_bind(k.id.clone()).push(")");
+    }
+    q.push(format_args!(" ORDER BY {time_column}, {id_column} LIMIT ")).push_bind(i64::from(limit));
+}
+
+fn flight_from_row(row: &SqliteRow) -> Result<Flight, StoreError> {
+    let id: String = row.try_get(0)?;
+    let corrupt = |column: &str| StoreError::Corrupt(format!("flight {id} has no {column}"));
+    let text = |i: usize, column: &str| -> Result<String, StoreError> {
+        row.try_get::<Option<String>, _>(i)?.ok_or_else(|| corrupt(column))
+    };
+    let time = |i: usize, column: &str| -> Result<DateTime<Utc>, StoreError> {
+        micros(row.try_get::<Option<i64>, _>(i)?.ok_or_else(|| corrupt(column))?)
+    };
+    let date_text = text(3, "date")?;
+    let date = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d")
+        .map_err(|_| StoreError::Corrupt(format!("flight {id} has a bad date {date_text:?}")))?;
+    let position: Option<String> = row.try_get(18)?;
+    let position: Option<Position> = position
+        .map(|p| serde_json::from_str(&p))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("flight {id} has a bad position: {e}")))?;
+    Ok(Flight {
+        carrier: text(1, "carrier")?,
+        number: text(2, "number")?,
+        date,
+        origin: text(4, "origin")?,
+        destination: text(5, "destination")?,
+        status: text(6, "status")?,
+        scheduled_departure: time(7, "scheduled_departure")?,
+        scheduled_arrival: time(8, "scheduled_arrival")?,
+        estimated_departure: opt_micros(row.try_get(9)?)?,
+        estimated_arrival: opt_micros(row.try_get(10)?)?,
+        actual_departure: opt_micros(row.try_get(11)?)?,
+        actual_arrival: opt_micros(row.try_get(12)?)?,
+        departure_delay_minutes: row.try_get(13)?,
+        arrival_delay_minutes: row.try_get(14)?,
+        tail_number: row.try_get(15)?,
+        gate: row.try_get(16)?,
+        terminal: row.try_get(17)?,
+        position,
+        updated_at: micros(row.try_get(19)?)?,
+        flight_id: id,
+    })
 }

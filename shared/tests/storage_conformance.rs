@@ -1,0 +1,568 @@
+//! The storage conformance suite: every behaviour of the write path, on both engines.
+//!
+//! SQLite runs in a temporary file; PostgreSQL on a fresh database from `contrail_testkit::postgres`
+//! (a throwaway cluster, or `TEST_DATABASE_URL`). Results are checked with plain SQL on a separate
+//! connection, so the suite does not depend on the read API it is meant to support.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use sqlx::{AssertSqlSafe, PgPool, Row, SqlitePool};
+
+use contrail_shared::codec::RejectReason;
+use contrail_shared::config::DbConfig;
+use contrail_shared::deadletter::{DEAD_LETTER_KIND, DeadLetter};
+use contrail_shared::domain::{
+    Airport, Carrier, FlightEvent, FlightId, FlightNumber, FlightStatus, Position, Removal, Snapshot,
+};
+use contrail_shared::storage::{Engine, Store, StoreError, WriteOutcome};
+
+/// One engine under test, with a side connection to look at what it wrote.
+struct Db {
+    store: Store,
+    probe: Probe,
+    _dir: Option<tempfile::TempDir>,
+}
+
+enum Probe {
+    Pg(PgPool),
+    Lite(SqlitePool),
+}
+
+/// SQLite always; PostgreSQL when the testkit can provide one (it reports a skip loudly otherwise, and
+/// fails under CI).
+async fn engines() -> Vec<Db> {
+    let mut dbs = vec![sqlite().await];
+    if let Some(pg) = postgres().await {
+        dbs.push(pg);
+    }
+    dbs
+}
+
+async fn sqlite() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory that does not exist yet: the store creates it.
+    let path = dir.path().join("state").join("contrail.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = Store::connect(&DbConfig::from_url(&url)).await.unwrap();
+    store.migrate().await.unwrap();
+    let probe = Probe::Lite(SqlitePool::connect(&url).await.unwrap());
+    Db { store, probe, _dir: Some(dir) }
+}
+
+async fn postgres() -> Option<Db> {
+    let url = contrail_testkit::postgres::fresh_database()?;
+    let store = Store::connect(&DbConfig::from_url(&url)).await.unwrap();
+    store.migrate().await.unwrap();
+    let probe = Probe::Pg(PgPool::connect(&url).await.unwrap());
+    Some(Db { store, probe, _dir: None })
+}
+
+/// What current state says about one flight.
+#[derive(Debug, PartialEq)]
+struct State {
+    event_id: String,
+    removed: bool,
+    status: Option<String>,
+    gate: Option<String>,
+}
+
+impl Db {
+    fn name(&self) -> &'static str {
+        match self.store.engine() {
+            Engine::Postgres => "postgres",
+            Engine::Sqlite => "sqlite",
+        }
+    }
+
+    async fn write(&self, batch: &[Snapshot]) -> WriteOutcome {
+        self.store.write_snapshots(batch).await.unwrap_or_else(|e| panic!("{}: write failed: {e}", self.name()))
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match &self.probe {
+            Probe::Pg(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.unwrap(),
+            Probe::Lite(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// Event ids in a flight's history, oldest first.
+    async fn history(&self, flight: &str) -> Vec<String> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT event_id FROM flight_events WHERE flight_id = '{flight}' ORDER BY event_time, event_id"
+        ));
+        match &self.probe {
+            Probe::Pg(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+            Probe::Lite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        }
+    }
+
+    async fn state(&self, flight: &str) -> Option<State> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT event_id, CASE WHEN removed THEN 1 ELSE 0 END AS removed, status, gate \
+             FROM flights WHERE flight_id = '{flight}'"
+        ));
+        macro_rules! read {
+            ($pool:expr) => {
+                sqlx::query(sql).fetch_optional($pool).await.unwrap().map(|r| State {
+                    event_id: r.get("event_id"),
+                    removed: r.get::<i32, _>("removed") == 1,
+                    status: r.get("status"),
+                    gate: r.get("gate"),
+                })
+            };
+        }
+        match &self.probe {
+            Probe::Pg(p) => read!(p),
+            Probe::Lite(p) => read!(p),
+        }
+    }
+}
+
+fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, day, hour, minute, 0).unwrap()
+}
+
+const FLIGHT: &str = "UA1545-2024-05-01-EWR";
+
+/// A snapshot of flight UA{number} on 2024-05-01 from EWR.
+fn event_for(number: &str, event_id: &str, event_time: DateTime<Utc>, status: FlightStatus) -> Snapshot {
+    let scheduled = at(1, 14, 0);
+    Snapshot::Event(Box::new(FlightEvent {
+        schema_version: 1,
+        event_id: event_id.to_owned(),
+        event_time,
+        carrier: Carrier::parse("UA").unwrap(),
+        number: FlightNumber::parse(number).unwrap(),
+        date: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+        origin: Airport::parse("EWR").unwrap(),
+        destination: Airport::parse("IAH").unwrap(),
+        status,
+        scheduled_departure: scheduled,
+        scheduled_arrival: scheduled + Duration::hours(4),
+        estimated_departure: None,
+        estimated_arrival: None,
+        actual_departure: (status >= FlightStatus::Departed).then(|| scheduled + Duration::minutes(12)),
+        actual_arrival: None,
+        tail_number: Some("N12345".into()),
+        gate: Some(format!("G{}", event_id.len())),
+        terminal: Some("C".into()),
+        position: Some(Position {
+            lat: 40.69,
+            lon: -74.17,
+            altitude_ft: Some(0.0),
+            ground_speed_kt: None,
+            heading_deg: None,
+        }),
+    }))
+}
+
+fn event(event_id: &str, event_time: DateTime<Utc>, status: FlightStatus) -> Snapshot {
+    event_for("1545", event_id, event_time, status)
+}
+
+fn removal(flight: &str, event_id: &str, event_time: DateTime<Utc>) -> Snapshot {
+    Snapshot::Removal(Removal {
+        flight_id: FlightId::parse(flight).unwrap(),
+        event_id: event_id.to_owned(),
+        event_time,
+    })
+}
+
+fn outcome(stored: u64, duplicates: u64) -> WriteOutcome {
+    WriteOutcome { stored, duplicates }
+}
+
+#[tokio::test]
+async fn new_events_are_stored_and_a_redelivered_batch_is_all_duplicates() {
+    for db in engines().await {
+        let batch = [
+            event("e1", at(1, 10, 0), FlightStatus::Scheduled),
+            event("e2", at(1, 11, 0), FlightStatus::Boarding),
+            event_for("22", "e3", at(1, 11, 0), FlightStatus::Scheduled),
+        ];
+        assert_eq!(db.write(&batch).await, outcome(3, 0), "{}", db.name());
+        assert_eq!(db.write(&batch).await, outcome(0, 3), "{}", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM flight_events").await, 3, "{}", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM flights").await, 2, "{}", db.name());
+        let state = db.state(FLIGHT).await.unwrap();
+        assert_eq!((state.event_id.as_str(), state.status.as_deref()), ("e2", Some("boarding")), "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn an_older_snapshot_after_a_newer_one_leaves_state_alone_and_history_keeps_both() {
+    for db in engines().await {
+        assert_eq!(db.write(&[event("new", at(1, 12, 0), FlightStatus::Departed)]).await, outcome(1, 0));
+        assert_eq!(db.write(&[event("old", at(1, 9, 0), FlightStatus::Scheduled)]).await, outcome(1, 0));
+        let state = db.state(FLIGHT).await.unwrap();
+        assert_eq!((state.event_id.as_str(), state.status.as_deref()), ("new", Some("departed")), "{}", db.name());
+        assert_eq!(db.history(FLIGHT).await, ["old", "new"], "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn the_same_event_time_is_won_by_the_greater_event_id_whatever_the_order() {
+    for db in engines().await {
+        let t = at(1, 10, 0);
+        db.write(&[event("b-event", t, FlightStatus::Delayed)]).await;
+        db.write(&[event("a-event", t, FlightStatus::Boarding)]).await;
+        assert_eq!(db.state(FLIGHT).await.unwrap().event_id, "b-event", "{}", db.name());
+        // Byte order, not a locale's: "Z" (0x5A) sorts before "a" (0x61).
+        db.write(&[event_for("7", "a", t, FlightStatus::Delayed), event_for("7", "Z", t, FlightStatus::Boarding)])
+            .await;
+        assert_eq!(db.state("UA7-2024-05-01-EWR").await.unwrap().event_id, "a", "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn a_removal_hides_the_flight_and_an_older_event_does_not_bring_it_back() {
+    for db in engines().await {
+        db.write(&[event("e1", at(1, 10, 0), FlightStatus::Boarding)]).await;
+        assert_eq!(db.write(&[removal(FLIGHT, "gone", at(1, 11, 0))]).await, outcome(1, 0));
+        let state = db.state(FLIGHT).await.unwrap();
+        assert!(state.removed, "{}", db.name());
+        assert_eq!(state.event_id, "gone", "{}", db.name());
+        // The last known details are kept with the removed row.
+        assert_eq!(state.status.as_deref(), Some("boarding"), "{}", db.name());
+
+        assert_eq!(db.write(&[event("late", at(1, 10, 30), FlightStatus::Departed)]).await, outcome(1, 0));
+        let state = db.state(FLIGHT).await.unwrap();
+        assert!(state.removed, "{}: an older event resurrected a removed flight", db.name());
+        assert_eq!(db.history(FLIGHT).await, ["e1", "late", "gone"], "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn a_newer_event_after_a_removal_brings_the_flight_back() {
+    for db in engines().await {
+        db.write(&[event("e1", at(1, 10, 0), FlightStatus::Boarding), removal(FLIGHT, "gone", at(1, 11, 0))]).await;
+        assert!(db.state(FLIGHT).await.unwrap().removed, "{}", db.name());
+        db.write(&[event("back", at(1, 12, 0), FlightStatus::Delayed)]).await;
+        let state = db.state(FLIGHT).await.unwrap();
+        assert!(!state.removed, "{}", db.name());
+        assert_eq!((state.event_id.as_str(), state.status.as_deref()), ("back", Some("delayed")), "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn a_removal_of_an_unknown_flight_is_kept_so_older_events_stay_hidden() {
+    for db in engines().await {
+        assert_eq!(db.write(&[removal(FLIGHT, "gone", at(1, 11, 0))]).await, outcome(1, 0));
+        let state = db.state(FLIGHT).await.unwrap();
+        assert!(state.removed && state.status.is_none(), "{}: {state:?}", db.name());
+        assert_eq!(
+            db.count("SELECT count(*) FROM flight_events WHERE payload IS NULL").await,
+            1,
+            "{}: a removal has no payload",
+            db.name()
+        );
+        db.write(&[event("older", at(1, 10, 0), FlightStatus::Scheduled)]).await;
+        assert!(db.state(FLIGHT).await.unwrap().removed, "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn duplicates_inside_one_batch_are_stored_once_and_the_newest_snapshot_wins() {
+    for db in engines().await {
+        let batch = [
+            event("e2", at(1, 11, 0), FlightStatus::Boarding),
+            event("e1", at(1, 10, 0), FlightStatus::Scheduled),
+            event("e2", at(1, 11, 0), FlightStatus::Boarding),
+            event("e3", at(1, 12, 0), FlightStatus::Departed),
+            event("e1", at(1, 10, 0), FlightStatus::Scheduled),
+        ];
+        assert_eq!(db.write(&batch).await, outcome(3, 2), "{}", db.name());
+        assert_eq!(db.history(FLIGHT).await, ["e1", "e2", "e3"], "{}", db.name());
+        assert_eq!(db.state(FLIGHT).await.unwrap().event_id, "e3", "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn an_event_id_already_stored_under_another_time_is_a_duplicate_and_changes_nothing() {
+    for db in engines().await {
+        db.write(&[event("e1", at(1, 10, 0), FlightStatus::Scheduled)]).await;
+        // Same id, a later time in another month (another partition on PostgreSQL), different content.
+        let again = event("e1", Utc.with_ymd_and_hms(2024, 6, 2, 0, 0, 0).unwrap(), FlightStatus::Cancelled);
+        assert_eq!(db.write(&[again]).await, outcome(0, 1), "{}", db.name());
+        let state = db.state(FLIGHT).await.unwrap();
+        assert_eq!(state.status.as_deref(), Some("scheduled"), "{}", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM flight_events").await, 1, "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_ten_thousand_snapshots_is_written_in_one_call() {
+    for db in engines().await {
+        let base = at(1, 0, 0);
+        // 2,000 flights, five snapshots each, spread over two months.
+        let batch: Vec<Snapshot> = (0..10_000)
+            .map(|i| {
+                let number = (i % 2_000).to_string();
+                let time = base + Duration::minutes(i64::from(i) * 9);
+                event_for(&number, &format!("evt-{i:05}"), time, FlightStatus::Airborne)
+            })
+            .collect();
+        assert_eq!(db.write(&batch).await, outcome(10_000, 0), "{}", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM flights").await, 2_000, "{}", db.name());
+        // Flight 0's newest snapshot is the last of its five.
+        assert_eq!(db.state("UA0-2024-05-01-EWR").await.unwrap().event_id, "evt-08000", "{}", db.name());
+        assert_eq!(db.write(&batch).await, outcome(0, 10_000), "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn history_partitions_are_created_for_every_month_a_batch_touches() {
+    for db in engines().await {
+        let times = [
+            Utc.with_ymd_and_hms(2023, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2024, 3, 15, 8, 0, 0).unwrap(),
+        ];
+        let batch: Vec<Snapshot> =
+            times.iter().enumerate().map(|(i, t)| event(&format!("m{i}"), *t, FlightStatus::Scheduled)).collect();
+        assert_eq!(db.write(&batch).await, outcome(3, 0), "{}", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM flight_events").await, 3, "{}", db.name());
+        if db.store.engine() == Engine::Postgres {
+            let partitions = db
+                .count(
+                    "SELECT count(*) FROM pg_inherits WHERE inhparent = 'flight_events'::regclass \
+                     AND inhrelid::regclass::text IN ('flight_events_2023_12', 'flight_events_2024_01', \
+                     'flight_events_2024_03')",
+                )
+                .await;
+            assert_eq!(partitions, 3);
+            assert_eq!(db.count("SELECT count(*) FROM flight_events_2024_01").await, 1);
+        }
+    }
+}
+
+#[tokio::test]
+async fn retention_drops_old_history_and_keeps_current_state() {
+    for db in engines().await {
+        let batch = [
+            event("march", Utc.with_ymd_and_hms(2024, 3, 10, 0, 0, 0).unwrap(), FlightStatus::Scheduled),
+            event("april", Utc.with_ymd_and_hms(2024, 4, 10, 0, 0, 0).unwrap(), FlightStatus::Delayed),
+            event("may", at(1, 10, 0), FlightStatus::Departed),
+        ];
+        db.write(&batch).await;
+        let dropped = db.store.drop_history_before(Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap()).await.unwrap();
+        // Whole partitions on PostgreSQL, rows on SQLite: two either way here.
+        assert_eq!(dropped, 2, "{}", db.name());
+        assert_eq!(db.history(FLIGHT).await, ["may"], "{}", db.name());
+        assert_eq!(db.state(FLIGHT).await.unwrap().event_id, "may", "{}", db.name());
+        // A store that dropped partitions can still write into those months again.
+        assert_eq!(db.write(&[event("april-2", batch[1].event_time(), FlightStatus::Delayed)]).await, outcome(1, 0));
+        assert_eq!(db.store.drop_history_before(at(1, 0, 0)).await.unwrap(), 1, "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn a_store_whose_partitions_were_dropped_elsewhere_recreates_them() {
+    for db in engines().await {
+        let april = Utc.with_ymd_and_hms(2024, 4, 10, 0, 0, 0).unwrap();
+        db.write(&[event("april", april, FlightStatus::Scheduled)]).await;
+        // Another process applies retention; this store still believes April's partition exists.
+        match &db.probe {
+            Probe::Pg(p) => {
+                sqlx::query("SELECT contrail_drop_event_partitions_before('2024-05-01T00:00:00Z')")
+                    .execute(p)
+                    .await
+                    .unwrap();
+            }
+            Probe::Lite(p) => {
+                sqlx::query("DELETE FROM flight_events").execute(p).await.unwrap();
+            }
+        }
+        assert_eq!(db.write(&[event("april-2", april, FlightStatus::Delayed)]).await, outcome(1, 0), "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn two_writers_racing_with_the_same_batch_store_each_event_once() {
+    for db in engines().await {
+        let batch: Vec<Snapshot> = (0..2_000)
+            .map(|i| {
+                event_for(
+                    &(i % 500).to_string(),
+                    &format!("race-{i:04}"),
+                    at(2, 0, 0) + Duration::seconds(i),
+                    FlightStatus::Landed,
+                )
+            })
+            .collect();
+        let (a, b) = tokio::join!(db.store.write_snapshots(&batch), db.store.write_snapshots(&batch));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.stored + b.stored, 2_000, "{}: {a:?} {b:?}", db.name());
+        assert_eq!(a.duplicates + b.duplicates, 2_000, "{}: {a:?} {b:?}", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM flight_events").await, 2_000, "{}", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM flights").await, 500, "{}", db.name());
+    }
+}
+
+fn letter(partition: i64, offset: i64) -> DeadLetter {
+    DeadLetter {
+        kind: DEAD_LETTER_KIND.to_owned(),
+        topic: "flight-data".into(),
+        partition,
+        offset,
+        timestamp: Some(1_714_557_600_000),
+        key: Some("VUExNTQ1".into()),
+        value: Some("bm90IGpzb24=".into()),
+        value_omitted: false,
+        reason: RejectReason::InvalidJson,
+        field: None,
+        detail: "expected value at line 1 column 1".into(),
+        dead_lettered_at: Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn dead_letters_are_kept_once_listed_oldest_first_and_deleted() {
+    for db in engines().await {
+        let letters = [letter(0, 7), letter(1, 3), letter(0, 7)];
+        assert_eq!(db.store.put_dead_letters(&letters).await.unwrap(), 2, "{}", db.name());
+        assert_eq!(db.store.put_dead_letters(&letters[..2]).await.unwrap(), 0, "{}", db.name());
+
+        let listed = db.store.list_dead_letters(10).await.unwrap();
+        let coords: Vec<_> = listed.iter().map(|l| l.letter.coordinates()).collect();
+        assert_eq!(coords, ["flight-data-0@7", "flight-data-1@3"], "{}", db.name());
+        assert_eq!(listed[0].letter, letter(0, 7), "{}: the letter round-trips", db.name());
+        assert_eq!(db.store.list_dead_letters(1).await.unwrap().len(), 1, "{}", db.name());
+
+        assert_eq!(db.store.delete_dead_letters(&[listed[0].id, 999_999]).await.unwrap(), 1, "{}", db.name());
+        let rest = db.store.list_dead_letters(10).await.unwrap();
+        assert_eq!(rest.len(), 1, "{}", db.name());
+        assert_eq!(rest[0].letter.coordinates(), "flight-data-1@3", "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn migrating_twice_changes_nothing_and_keeps_the_data() {
+    for db in engines().await {
+        db.write(&[event("e1", at(1, 10, 0), FlightStatus::Scheduled)]).await;
+        db.store.migrate().await.unwrap();
+        db.store.ping().await.unwrap();
+        assert_eq!(db.count("SELECT count(*) FROM flight_events").await, 1, "{}", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM _sqlx_migrations").await, 1, "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_postgresql_is_unavailable_and_worth_retrying() {
+    let port = contrail_testkit::free_port();
+    let mut config = DbConfig::from_url(format!("postgres://contrail@127.0.0.1:{port}/contrail"));
+    config.connect_timeout = std::time::Duration::from_millis(500);
+    // Connecting is lazy: building the store succeeds, the first use reports the outage.
+    let store = Store::connect(&config).await.unwrap();
+    for err in [
+        store.ping().await.unwrap_err(),
+        store.migrate().await.unwrap_err(),
+        store.write_snapshots(&[event("e1", at(1, 10, 0), FlightStatus::Scheduled)]).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(err.is_retryable() && err.is_unavailable(), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_unusable_sqlite_location_is_a_configuration_error() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    // A path below a regular file: its directory can never be created.
+    let url = format!("sqlite://{}/inside/contrail.db", file.path().display());
+    let err = Store::connect(&DbConfig::from_url(url)).await.err().unwrap();
+    assert!(matches!(err, StoreError::Config(_)), "{err:?}");
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_missing_ca_bundle_is_a_configuration_error_at_start() {
+    let mut config = DbConfig::from_url("postgres://contrail@127.0.0.1:5432/contrail");
+    config.ca_bundle = Some(std::path::PathBuf::from("no-such-dir/rds-global-bundle.pem"));
+    let err = Store::connect(&config).await.err().unwrap();
+    assert!(matches!(err, StoreError::Config(_)), "{err:?}");
+}
+
+/// A quick measurement of the PostgreSQL write path against a binary COPY of the same history rows (the
+/// physical limit). Not a check: the official benchmark lives with the ingest function. Run with
+/// `cargo test -p contrail-shared --test storage_conformance -- --ignored --nocapture`; set
+/// `BENCH_PRELOAD_EVENTS` to measure with that many events already in history.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn postgres_write_path_throughput_against_copy() {
+    let Some(db) = postgres().await else { return };
+    let Some(copy_db) = postgres().await else { return };
+    let preload: u64 = std::env::var("BENCH_PRELOAD_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let (Probe::Pg(pool), Probe::Pg(copy_pool)) = (&db.probe, &copy_db.probe) else { unreachable!() };
+    if preload > 0 {
+        let started = std::time::Instant::now();
+        for pool in [pool, copy_pool] {
+            let months = "SELECT contrail_ensure_event_partition(timestamptz '2024-01-01' + m * interval '1 month') \
+                          FROM generate_series(0, 4) m";
+            sqlx::query(months).execute(pool).await.unwrap();
+            let fill = AssertSqlSafe(format!(
+                "INSERT INTO flight_events (event_id, event_time, flight_id, payload) \
+                 SELECT md5(i::text), timestamptz '2024-01-01' + (i % 10000000) * interval '1 second', \
+                 'XX' || (i % 200000) || '-2024-01-01-AAA', '{{\"preloaded\":true}}' \
+                 FROM generate_series(1, {preload}) i"
+            ));
+            sqlx::query(fill).execute(pool).await.unwrap();
+            sqlx::query("VACUUM ANALYZE flight_events").execute(pool).await.unwrap();
+        }
+        eprintln!("preloaded {preload} events per database in {:.1?}", started.elapsed());
+    }
+
+    // 200,000 events over 9,000 flights, ids in no particular order, all in May 2024.
+    let events: Vec<Snapshot> = (0..200_000u64)
+        .map(|i| {
+            let id = format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let time = at(1, 0, 0) + Duration::seconds(i as i64);
+            event_for(&(i % 9_000).to_string(), &id, time, FlightStatus::Airborne)
+        })
+        .collect();
+
+    let started = std::time::Instant::now();
+    for batch in events.chunks(10_000) {
+        assert_eq!(db.write(batch).await.stored, batch.len() as u64);
+    }
+    let write_secs = started.elapsed().as_secs_f64();
+
+    // The baseline: the same history rows in one binary COPY, encoded before the clock starts.
+    sqlx::query("SELECT contrail_ensure_event_partition('2024-05-01T00:00:00Z')").execute(copy_pool).await.unwrap();
+    let mut data = Vec::with_capacity(events.len() * 700);
+    data.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    data.extend_from_slice(&[0; 8]);
+    let epoch_2000 = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap().timestamp_micros();
+    for s in &events {
+        let Snapshot::Event(e) = s else { unreachable!() };
+        let field = |data: &mut Vec<u8>, bytes: &[u8]| {
+            data.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+            data.extend_from_slice(bytes);
+        };
+        data.extend_from_slice(&5i16.to_be_bytes());
+        field(&mut data, e.event_id.as_bytes());
+        field(&mut data, &(e.event_time.timestamp_micros() - epoch_2000).to_be_bytes());
+        field(&mut data, e.flight_id().as_str().as_bytes());
+        field(&mut data, &[0]);
+        field(&mut data, e.to_canonical_json().as_bytes());
+    }
+    data.extend_from_slice(&(-1i16).to_be_bytes());
+    let started = std::time::Instant::now();
+    let mut conn = copy_pool.acquire().await.unwrap();
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY flight_events (event_id, event_time, flight_id, removed, payload) FROM STDIN (FORMAT binary)",
+        )
+        .await
+        .unwrap();
+    copy.send(data).await.unwrap();
+    assert_eq!(copy.finish().await.unwrap(), events.len() as u64);
+    let copy_secs = started.elapsed().as_secs_f64();
+
+    let n = events.len() as f64;
+    eprintln!(
+        "write path: {:.0} events/s; binary COPY: {:.0} events/s; ratio {:.2} (preloaded history: {preload})",
+        n / write_secs,
+        n / copy_secs,
+        copy_secs / write_secs
+    );
+}
