@@ -5,10 +5,12 @@
 //! - [`codec`]: a Kafka record (base64 key and value) to a snapshot, or a reasoned rejection.
 //! - [`deadletter`]: the dead-letter format and its sinks (SQS, the store's table).
 //! - [`storage`]: the store, one interface over PostgreSQL and SQLite.
+//! - [`auth`]: bearer-token verification (JWKS or shared secret), scope rules, token minting.
 //! - [`rds_iam`]: RDS IAM database authentication tokens.
 //! - [`config`]: settings from the environment.
 //! - [`telemetry`]: tracing setup and CloudWatch Embedded Metric Format lines.
 
+pub mod auth;
 pub mod codec;
 pub mod config;
 pub mod deadletter;

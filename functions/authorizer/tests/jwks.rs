@@ -1,0 +1,215 @@
+//! Tokens signed with real keys for each algorithm, verified through a JWKS served over loopback HTTP:
+//! key rotation, unknown key ids, and an endpoint that goes away.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use contrail_authorizer::{State, Verdict, authorize};
+use contrail_shared::auth::Rejection;
+
+async fn verdict(state: &State, token: &str) -> Result<Verdict, Rejection> {
+    authorize(state, Some(&format!("Bearer {token}")), METHOD_ARN).await
+}
+
+async fn accepts_a_token_signed_with(key: TestKey, alg: &str) {
+    let server = JwksServer::start(jwks(&[key.jwk()])).await;
+    let state = State::new(jwks_config(&server.url)).unwrap();
+    let token = key.sign(alg, &claims("flights:read"));
+    match verdict(&state, &token).await {
+        Ok(Verdict::Allow(grant)) => {
+            assert_eq!(grant.principal_id, "user-42");
+            assert_eq!(grant.context.scopes, "flights:read");
+            assert_eq!(grant.context.client_id, "app-client-7");
+        }
+        other => panic!("{alg}: expected Allow, got {other:?}"),
+    }
+    assert_eq!(server.fetches(), 1);
+}
+
+#[tokio::test]
+async fn rs256_tokens_from_the_jwks_are_accepted() {
+    accepts_a_token_signed_with(TestKey::rsa("rsa-1"), "RS256").await;
+}
+
+#[tokio::test]
+async fn rs384_tokens_from_the_jwks_are_accepted() {
+    accepts_a_token_signed_with(TestKey::rsa("rsa-1"), "RS384").await;
+}
+
+#[tokio::test]
+async fn rs512_tokens_from_the_jwks_are_accepted() {
+    accepts_a_token_signed_with(TestKey::rsa("rsa-1"), "RS512").await;
+}
+
+#[tokio::test]
+async fn ps256_tokens_from_the_jwks_are_accepted() {
+    accepts_a_token_signed_with(TestKey::rsa("rsa-1"), "PS256").await;
+}
+
+#[tokio::test]
+async fn es256_tokens_from_the_jwks_are_accepted() {
+    accepts_a_token_signed_with(TestKey::p256("ec-1"), "ES256").await;
+}
+
+#[tokio::test]
+async fn es384_tokens_from_the_jwks_are_accepted() {
+    accepts_a_token_signed_with(TestKey::p384("ec-1"), "ES384").await;
+}
+
+#[tokio::test]
+async fn eddsa_tokens_from_the_jwks_are_accepted() {
+    accepts_a_token_signed_with(TestKey::ed25519("ed-1"), "EdDSA").await;
+}
+
+#[tokio::test]
+async fn hs256_tokens_signed_with_the_shared_secret_are_accepted() {
+    let state = State::new(secret_config()).unwrap();
+    let token = sign_hs256(SECRET, &serde_json::json!({"alg": "HS256", "typ": "JWT"}), &claims("flights:read"));
+    assert!(verdict(&state, &token).await.unwrap().is_allow());
+}
+
+#[tokio::test]
+async fn keys_are_fetched_once_and_reused_across_requests() {
+    let key = TestKey::p256("ec-1");
+    let server = JwksServer::start(jwks(&[key.jwk()])).await;
+    let state = State::new(jwks_config(&server.url)).unwrap();
+    for _ in 0..20 {
+        assert!(verdict(&state, &key.sign("ES256", &claims("flights:read"))).await.unwrap().is_allow());
+    }
+    assert_eq!(server.fetches(), 1);
+}
+
+#[tokio::test]
+async fn a_rotated_in_key_is_accepted_after_the_refresh_interval() {
+    let old = TestKey::p256("2026-10");
+    let new = TestKey::rsa("2026-11");
+    let server = JwksServer::start(jwks(&[old.jwk()])).await;
+    let mut config = jwks_config(&server.url);
+    config.jwks_refresh_interval = Duration::from_millis(400);
+    let state = State::new(config).unwrap();
+    assert!(verdict(&state, &old.sign("ES256", &claims("flights:read"))).await.unwrap().is_allow());
+
+    server.publish(jwks(&[old.jwk(), new.jwk()]));
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let token = new.sign("RS256", &claims("flights:read"));
+    assert!(verdict(&state, &token).await.unwrap().is_allow(), "the new kid triggers one refresh");
+    assert!(verdict(&state, &old.sign("ES256", &claims("flights:read"))).await.unwrap().is_allow());
+    assert_eq!(server.fetches(), 2);
+}
+
+#[tokio::test]
+async fn unknown_key_ids_trigger_at_most_one_refresh_per_interval() {
+    let known = TestKey::p256("known");
+    let server = JwksServer::start(jwks(&[known.jwk()])).await;
+    let mut config = jwks_config(&server.url);
+    config.jwks_refresh_interval = Duration::from_secs(1);
+    let state = State::new(config).unwrap();
+    assert!(verdict(&state, &known.sign("ES256", &claims("flights:read"))).await.unwrap().is_allow());
+    assert_eq!(server.fetches(), 1);
+
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
+    let stranger = TestKey::p256("stranger");
+    for i in 0..50 {
+        let forged = TestKey::p256(&format!("forged-{i}"));
+        let result = verdict(&state, &forged.sign("ES256", &claims("flights:read"))).await;
+        assert!(matches!(result, Err(Rejection::UnknownKid(_))), "{result:?}");
+    }
+    assert_eq!(server.fetches(), 2, "fifty unknown kids, one refresh");
+
+    server.publish(jwks(&[known.jwk(), stranger.jwk()]));
+    let early = verdict(&state, &stranger.sign("ES256", &claims("flights:read"))).await;
+    assert!(matches!(early, Err(Rejection::UnknownKid(_))), "still inside the interval: {early:?}");
+    assert_eq!(server.fetches(), 2);
+
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
+    assert!(verdict(&state, &stranger.sign("ES256", &claims("flights:read"))).await.unwrap().is_allow());
+    assert_eq!(server.fetches(), 3);
+}
+
+#[tokio::test]
+async fn cached_keys_keep_working_while_the_jwks_endpoint_is_down() {
+    let key = TestKey::rsa("rsa-1");
+    let mut server = JwksServer::start(jwks(&[key.jwk()])).await;
+    let mut config = jwks_config(&server.url);
+    config.jwks_refresh_interval = Duration::from_millis(10);
+    config.jwks_max_age = Duration::from_millis(10);
+    let state = State::new(config).unwrap();
+    assert!(verdict(&state, &key.sign("RS256", &claims("flights:read"))).await.unwrap().is_allow());
+
+    server.stop().await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let started = Instant::now();
+    assert!(
+        verdict(&state, &key.sign("RS256", &claims("flights:read"))).await.unwrap().is_allow(),
+        "the stale-key refresh fails, the cached key still verifies"
+    );
+    let unknown = TestKey::rsa("rsa-2");
+    let result = verdict(&state, &unknown.sign("RS256", &claims("flights:read"))).await;
+    assert!(matches!(result, Err(Rejection::UnknownKid(_))), "{result:?}");
+    assert!(started.elapsed() < PROMPT);
+}
+
+#[tokio::test]
+async fn with_no_keys_cached_an_unreachable_jwks_denies_and_says_why() {
+    let port = contrail_testkit::free_port();
+    let state = State::new(jwks_config(&format!("http://127.0.0.1:{port}/jwks.json"))).unwrap();
+    let key = TestKey::p256("ec-1");
+    match verdict(&state, &key.sign("ES256", &claims("flights:read"))).await {
+        Err(Rejection::KeysUnavailable(cause)) => assert!(cause.contains("127.0.0.1"), "{cause}"),
+        other => panic!("expected KeysUnavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn with_no_keys_cached_a_failing_jwks_is_retried_only_after_the_retry_interval() {
+    let key = TestKey::p256("ec-1");
+    let server = JwksServer::start(jwks(&[key.jwk()])).await;
+    server.fail();
+    let mut config = jwks_config(&server.url);
+    config.jwks_retry_interval = Duration::from_millis(300);
+    let state = State::new(config).unwrap();
+    for _ in 0..10 {
+        match verdict(&state, &key.sign("ES256", &claims("flights:read"))).await {
+            Err(Rejection::KeysUnavailable(cause)) => assert!(cause.contains("503"), "{cause}"),
+            other => panic!("expected KeysUnavailable, got {other:?}"),
+        }
+    }
+    assert_eq!(server.fetches(), 1);
+}
+
+#[tokio::test]
+async fn a_jwks_endpoint_that_never_answers_times_out_quickly() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut config = jwks_config(&format!("http://{addr}/jwks.json"));
+    config.jwks_timeout = Duration::from_millis(300);
+    let state = State::new(config).unwrap();
+    let started = Instant::now();
+    let result = verdict(&state, &TestKey::p256("ec-1").sign("ES256", &claims("flights:read"))).await;
+    assert!(matches!(result, Err(Rejection::KeysUnavailable(_))), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn keys_the_verifier_cannot_use_are_skipped_not_fatal() {
+    let key = TestKey::ed25519("ed-1");
+    let doc = jwks(&[
+        serde_json::json!({"kty": "oct", "kid": "sym", "k": "c2VjcmV0"}),
+        serde_json::json!({"kty": "RSA", "kid": "enc", "use": "enc", "n": "AQAB", "e": "AQAB"}),
+        serde_json::json!({"kty": "EC", "kid": "bad", "crv": "P-521", "x": "AA", "y": "AA"}),
+        key.jwk(),
+    ]);
+    let server = JwksServer::start(doc).await;
+    let state = State::new(jwks_config(&server.url)).unwrap();
+    assert!(verdict(&state, &key.sign("EdDSA", &claims("flights:read"))).await.unwrap().is_allow());
+    let sym = sign_hs256(b"secret", &serde_json::json!({"alg": "HS256", "kid": "sym"}), &claims("flights:read"));
+    assert!(verdict(&state, &sym).await.is_err(), "a symmetric JWKS key is never used");
+}

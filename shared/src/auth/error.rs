@@ -1,0 +1,46 @@
+//! Why a token was turned away. The reason goes to the logs only; callers of the API see a bare 401.
+
+use jsonwebtoken::Algorithm;
+
+/// A rejected bearer token. Display is a log line: it never contains the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("no Authorization header")]
+    MissingToken,
+    #[error("Authorization header is not a Bearer credential")]
+    BadScheme,
+    #[error("token is {0} bytes, over the 8 KiB limit (not parsed)")]
+    Oversize(usize),
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    #[error("token uses alg \"none\"")]
+    AlgNone,
+    #[error("token algorithm {0:?} is not accepted by this configuration")]
+    AlgorithmNotAllowed(Algorithm),
+    #[error("token names key id {0:?}, which is not in the key set")]
+    UnknownKid(String),
+    #[error("token has no key id and the key set has no single key for its algorithm")]
+    NoKeyForToken,
+    #[error("algorithm {alg:?} is not allowed for key {kid:?}")]
+    AlgorithmNotAllowedForKey { alg: Algorithm, kid: String },
+    #[error("no signing keys available: {0}")]
+    KeysUnavailable(String),
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("token has no exp claim")]
+    MissingExp,
+    #[error("token expired")]
+    Expired,
+    #[error("token not valid yet (nbf in the future)")]
+    NotYetValid,
+    #[error("token issued in the future (iat)")]
+    IssuedInFuture,
+    #[error("wrong issuer")]
+    WrongIssuer,
+    #[error("wrong audience")]
+    WrongAudience,
+    #[error("token has neither sub nor client_id")]
+    MissingSubject,
+    #[error("unusable method ARN")]
+    BadMethodArn,
+}
