@@ -1,1 +1,124 @@
-//! Placeholder until its issue lands.
+//! The ingest function: MSK batches of flight events into the store, every record stored, a duplicate,
+//! or dead-lettered with a reason.
+//!
+//! - [`msk`]: the event source mapping's event, parsed leniently.
+//! - [`decode`]: a batch through the codec, in partition and offset order.
+//! - [`state`]: the store and dead-letter sink built once per cold start.
+//! - [`summary`]: the handler's response.
+//! - [`error`]: failures, classified retryable or not for Lambda.
+
+pub mod decode;
+pub mod error;
+pub mod msk;
+pub mod state;
+pub mod summary;
+
+use std::time::Instant;
+
+use chrono::Utc;
+use contrail_shared::telemetry::{Metrics, Unit};
+use lambda_runtime::LambdaEvent;
+
+pub use decode::{DecodedBatch, OffsetRange, decode_batch, max_record_age_ms};
+pub use error::IngestError;
+pub use msk::{MskEvent, MskRecord};
+pub use state::State;
+pub use summary::IngestSummary;
+
+/// The Lambda entry point: [`ingest`] over the invocation's payload.
+pub async fn handle(state: &State, event: LambdaEvent<MskEvent>) -> Result<IngestSummary, IngestError> {
+    ingest(state, &event.payload).await
+}
+
+/// Decodes the batch, writes every snapshot in one transaction, then hands the dead letters over.
+///
+/// Dead letters go out only after the commit: a database failure sends nothing, so the retried batch
+/// does not queue the same letters twice. A failed hand-over fails the invocation; the retry finds the
+/// snapshots already stored (duplicates) and sends the letters again.
+pub async fn ingest(state: &State, event: &MskEvent) -> Result<IngestSummary, IngestError> {
+    let started = Instant::now();
+    let now = Utc::now();
+    let batch = decode_batch(event, now);
+    for letter in &batch.dead_letters {
+        tracing::warn!(
+            record = %letter.coordinates(),
+            reason = %letter.reason,
+            field = letter.field.as_deref().unwrap_or(""),
+            detail = %letter.detail,
+            "record dead-lettered"
+        );
+    }
+
+    let db_started = Instant::now();
+    let written = async {
+        state.store.refresh_credentials().await?;
+        state.store.write_snapshots(&batch.snapshots).await
+    }
+    .await;
+    let db_ms = db_started.elapsed().as_secs_f64() * 1e3;
+    let outcome = match written {
+        Ok(outcome) => outcome,
+        Err(e) => return Err(failed(e.into(), &batch)),
+    };
+    if let Err(e) = state.dead_letters.send(&batch.dead_letters).await {
+        return Err(failed(e.into(), &batch));
+    }
+
+    let snapshots = batch.snapshots.len() as u64;
+    if outcome.stored + outcome.duplicates != snapshots {
+        tracing::warn!(
+            snapshots,
+            stored = outcome.stored,
+            duplicates = outcome.duplicates,
+            "store counts do not add up; duplicates taken as snapshots minus stored"
+        );
+    }
+    let stored = outcome.stored.min(snapshots);
+    let summary = IngestSummary {
+        records: batch.records as u64,
+        stored,
+        duplicates: snapshots - stored,
+        dead_lettered: batch.dead_letters.len() as u64,
+        partitions: batch.partitions,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    log_summary(&summary);
+
+    let batch_ms = started.elapsed().as_secs_f64() * 1e3;
+    let mut metrics = Metrics::new("ingest")
+        .metric("records", Unit::Count, summary.records as f64)
+        .metric("stored", Unit::Count, summary.stored as f64)
+        .metric("duplicates", Unit::Count, summary.duplicates as f64)
+        .metric("dead_lettered", Unit::Count, summary.dead_lettered as f64)
+        .metric("batch_ms", Unit::Milliseconds, batch_ms)
+        .metric("db_ms", Unit::Milliseconds, db_ms);
+    if let Some(age) = max_record_age_ms(event, Utc::now()) {
+        metrics = metrics.metric("max_record_age_ms", Unit::Milliseconds, age as f64);
+    }
+    metrics.emit();
+    Ok(summary)
+}
+
+fn failed(error: IngestError, batch: &DecodedBatch) -> IngestError {
+    tracing::error!(
+        error = %error,
+        error_type = error.error_type(),
+        retryable = error.is_retryable(),
+        records = batch.records,
+        partitions = %serde_json::to_string(&batch.partitions).unwrap_or_default(),
+        "batch failed; nothing of it is acknowledged"
+    );
+    error
+}
+
+fn log_summary(summary: &IngestSummary) {
+    tracing::info!(
+        records = summary.records,
+        stored = summary.stored,
+        duplicates = summary.duplicates,
+        dead_lettered = summary.dead_lettered,
+        partitions = %serde_json::to_string(&summary.partitions).unwrap_or_default(),
+        duration_ms = summary.duration_ms,
+        "batch ingested"
+    );
+}

@@ -1,0 +1,401 @@
+//! The ingest benchmark (run it with `bash bench/ingest.sh`).
+//!
+//! 1. 200,000 flight events in 10,000-record MSK batches through `ingest` (the handler's code path,
+//!    dead letters to the store table) into an empty local PostgreSQL: records/s.
+//! 2. In the same run, a binary `COPY` of the same history rows into the same table on another empty
+//!    database: the physical limit. Reported as a ratio (target >= 0.6).
+//! 3. The same ingest into a database already holding 5,000,000 events (loaded by `COPY`): the rate
+//!    ratio against the empty database (target >= 0.8).
+//! 4. Peak RSS of a child process that parses and ingests one 10,000-record, ~6 MB batch (target <= 64 MiB).
+
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use contrail_ingest::{MskEvent, MskRecord, State, decode_batch, ingest};
+use contrail_shared::config::DbConfig;
+use contrail_shared::deadletter::DeadLetterSink;
+use contrail_shared::domain::Snapshot;
+use contrail_shared::storage::Store;
+use sqlx::Connection as _;
+
+const TOPIC: &str = "flight-data";
+const PARTITIONS: i64 = 4;
+const CARRIERS: [&str; 8] = ["UA", "AA", "DL", "WN", "B6", "AS", "NK", "F9"];
+const AIRPORTS: [&str; 12] = ["EWR", "JFK", "LGA", "SFO", "LAX", "ORD", "ATL", "DFW", "DEN", "SEA", "BOS", "MIA"];
+const STATUSES: [&str; 7] = ["scheduled", "delayed", "boarding", "departed", "airborne", "landed", "arrived"];
+
+struct Options {
+    events: usize,
+    batch: usize,
+    preload: usize,
+}
+
+fn options() -> Result<Options> {
+    let mut o = Options { events: 200_000, batch: 10_000, preload: 5_000_000 };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || -> Result<usize> { Ok(args.next().context("missing value")?.replace('_', "").parse()?) };
+        match a.as_str() {
+            "--events" => o.events = value()?,
+            "--batch" => o.batch = value()?,
+            "--preload" => o.preload = value()?,
+            other => bail!("unknown argument {other} (use --events N --batch N --preload N)"),
+        }
+    }
+    Ok(o)
+}
+
+fn main() -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("rss-child") {
+        return rt.block_on(rss_child(&args[2], &args[3]));
+    }
+    rt.block_on(run(options()?))
+}
+
+/// One generated flight event, keyed and valued as the producer would send it.
+fn flight_event(flight: usize, step: usize, day: DateTime<Utc>, tag: &str) -> (String, String) {
+    let carrier = CARRIERS[flight % CARRIERS.len()];
+    let number = 1 + flight / CARRIERS.len() % 9_000;
+    let origin = AIRPORTS[flight % AIRPORTS.len()];
+    let destination = AIRPORTS[(flight / AIRPORTS.len() + 1 + flight % AIRPORTS.len()) % AIRPORTS.len()];
+    let destination = if destination == origin { AIRPORTS[(flight + 5) % AIRPORTS.len()] } else { destination };
+    // Several departure days so flight ids stay unique; day offset from the flight index.
+    let date = day + Duration::days((flight / (CARRIERS.len() * 9_000)) as i64);
+    let dep = date + Duration::minutes(300 + (flight % 960) as i64);
+    let arr = dep + Duration::minutes(60 + (flight % 300) as i64);
+    let t = dep - Duration::minutes(600) + Duration::minutes(step as i64 * 55);
+    let status = STATUSES[step.min(STATUSES.len() - 1)];
+    let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let key = format!("{carrier}{number}-{}-{origin}", date.format("%Y-%m-%d"));
+    let actual =
+        if step >= 3 { format!(r#","actual_departure":"{}""#, f(dep + Duration::minutes(4))) } else { String::new() };
+    let value = format!(
+        concat!(
+            r#"{{"schema_version":1,"event_id":"{tag}-{flight}-{step}","event_time":"{}","carrier":"{carrier}","number":"{number}","#,
+            r#""date":"{}","origin":"{origin}","destination":"{destination}","status":"{status}","scheduled_departure":"{}","#,
+            r#""scheduled_arrival":"{}","estimated_departure":"{}"{actual},"tail_number":"N{:05}","gate":"B{}","terminal":"{}"}}"#
+        ),
+        f(t),
+        date.format("%Y-%m-%d"),
+        f(dep),
+        f(arr),
+        f(dep + Duration::minutes(4)),
+        flight % 99_999,
+        flight % 60,
+        ["A", "B", "C", "D"][flight % 4],
+        tag = tag,
+        flight = flight,
+        step = step,
+        carrier = carrier,
+        number = number,
+        origin = origin,
+        destination = destination,
+        status = status,
+        actual = actual,
+    );
+    (key, value)
+}
+
+/// `events` events over `events / 10` flights, ten snapshots each, grouped in MSK batches.
+fn batches(events: usize, batch: usize, tag: &str, first_offset: i64) -> Vec<MskEvent> {
+    let flights = (events / STATUSES.len()).max(1);
+    let day = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).single().unwrap_or_default();
+    let base_ms = day.timestamp_millis();
+    (0..events)
+        .collect::<Vec<_>>()
+        .chunks(batch)
+        .map(|chunk| {
+            let records = chunk.iter().map(|&k| {
+                let (key, value) = flight_event(k % flights, k / flights, day, tag);
+                let partition = (k as i64) % PARTITIONS;
+                let offset = first_offset + k as i64 / PARTITIONS;
+                MskRecord::new(
+                    TOPIC,
+                    partition,
+                    offset,
+                    base_ms + k as i64,
+                    Some(key.as_bytes()),
+                    Some(value.as_bytes()),
+                )
+            });
+            MskEvent::from_records("arn:aws:kafka:us-east-1:123456789012:cluster/bench/1", records.collect::<Vec<_>>())
+        })
+        .collect()
+}
+
+async fn database() -> Result<String> {
+    contrail_testkit::postgres::fresh_database().context("no PostgreSQL available (set TEST_DATABASE_URL)")
+}
+
+async fn state_for(url: &str) -> Result<State> {
+    let mut config = DbConfig::from_url(url);
+    // One connection, as a Lambda instance uses.
+    config.max_connections = 1;
+    let store = Store::connect(&config).await?;
+    store.migrate().await?;
+    Ok(State::new(store.clone(), DeadLetterSink::Store(store)))
+}
+
+struct Run {
+    records: u64,
+    secs: f64,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.records as f64 / self.secs
+    }
+}
+
+async fn ingest_all(state: &State, events: &[MskEvent]) -> Result<Run> {
+    // One unmeasured batch of other events first: connection, partition creation and caches are warm.
+    for warm in batches(events.first().map_or(0, MskEvent::record_count), usize::MAX, "warm", 0) {
+        ingest(state, &warm).await?;
+    }
+    let started = Instant::now();
+    let mut records = 0;
+    for ev in events {
+        let s = ingest(state, ev).await?;
+        if s.stored as usize != ev.record_count() {
+            bail!("expected every record stored, got {s:?}");
+        }
+        records += s.records;
+    }
+    Ok(Run { records, secs: started.elapsed().as_secs_f64() })
+}
+
+/// The binary COPY format: header, rows, trailer.
+struct CopyBuffer(Vec<u8>);
+
+impl CopyBuffer {
+    fn new() -> Self {
+        let mut b = Vec::with_capacity(8 << 20);
+        b.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        b.extend_from_slice(&0i32.to_be_bytes());
+        b.extend_from_slice(&0i32.to_be_bytes());
+        Self(b)
+    }
+    fn row(&mut self, fields: i16) {
+        self.0.extend_from_slice(&fields.to_be_bytes());
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        self.0.extend_from_slice(&(v.len() as i32).to_be_bytes());
+        self.0.extend_from_slice(v);
+    }
+    fn null(&mut self) {
+        self.0.extend_from_slice(&(-1i32).to_be_bytes());
+    }
+    fn time(&mut self, t: DateTime<Utc>) {
+        const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+        self.bytes(&(t.timestamp_micros() - PG_EPOCH_MICROS).to_be_bytes());
+    }
+    fn finish(mut self) -> Vec<u8> {
+        self.0.extend_from_slice(&(-1i16).to_be_bytes());
+        self.0
+    }
+}
+
+fn copy_rows(snapshots: &[Snapshot], received_at: DateTime<Utc>) -> Vec<u8> {
+    let mut buf = CopyBuffer::new();
+    for s in snapshots {
+        buf.row(6);
+        buf.bytes(s.event_id().as_bytes());
+        buf.time(s.event_time());
+        buf.bytes(s.flight_id().as_str().as_bytes());
+        match s {
+            Snapshot::Event(e) => {
+                buf.bytes(&[0]);
+                buf.bytes(e.to_canonical_json().as_bytes());
+            }
+            Snapshot::Removal(_) => {
+                buf.bytes(&[1]);
+                buf.null();
+            }
+        }
+        buf.time(received_at);
+    }
+    buf.finish()
+}
+
+const COPY_HISTORY: &str =
+    "COPY flight_events (event_id, event_time, flight_id, removed, payload, received_at) FROM STDIN (FORMAT binary)";
+
+async fn ensure_partitions(conn: &mut sqlx::PgConnection, snapshots: &[Snapshot]) -> Result<()> {
+    let mut months: Vec<String> =
+        snapshots.iter().map(|s| s.event_time().format("%Y-%m-01T00:00:00Z").to_string()).collect();
+    months.sort();
+    months.dedup();
+    for m in months {
+        let t = DateTime::parse_from_rfc3339(&m)?.to_utc();
+        sqlx::query("SELECT contrail_ensure_event_partition($1)").bind(t).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// COPY of the same history rows; decoding happens before the clock starts (COPY gets no validation).
+async fn copy_all(url: &str, events: &[MskEvent]) -> Result<Run> {
+    state_for(url).await?;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let decoded: Vec<Vec<Snapshot>> = events.iter().map(|e| decode_batch(e, Utc::now()).snapshots).collect();
+    for d in &decoded {
+        ensure_partitions(&mut conn, d).await?;
+    }
+    let started = Instant::now();
+    let mut records = 0;
+    for snapshots in &decoded {
+        let data = copy_rows(snapshots, Utc::now());
+        let mut copy = conn.copy_in_raw(COPY_HISTORY).await?;
+        copy.send(data).await?;
+        records += copy.finish().await?;
+    }
+    Ok(Run { records, secs: started.elapsed().as_secs_f64() })
+}
+
+/// Loads `count` events of other flights into history by COPY, in the same month partition the
+/// benchmark writes to, and their current state: a database that has been running for weeks.
+async fn preload(url: &str, count: usize) -> Result<f64> {
+    state_for(url).await?;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let started = Instant::now();
+    let chunk = 50_000;
+    let flights = (count / STATUSES.len()).max(1);
+    let day = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().unwrap_or_default();
+    let mut done = 0;
+    while done < count {
+        let n = chunk.min(count - done);
+        let snapshots: Vec<Snapshot> = (done..done + n)
+            .filter_map(|k| {
+                let (_, value) = flight_event(k % flights, k / flights, day, "pre");
+                contrail_shared::codec::parse_event(&value).ok().map(|e| Snapshot::Event(Box::new(e)))
+            })
+            .collect();
+        ensure_partitions(&mut conn, &snapshots).await?;
+        let mut copy = conn.copy_in_raw(COPY_HISTORY).await?;
+        copy.send(copy_rows(&snapshots, Utc::now())).await?;
+        copy.finish().await?;
+        done += n;
+        if done % 1_000_000 == 0 {
+            eprintln!("  preloaded {done} events");
+        }
+    }
+    eprintln!("  history loaded by COPY in {:.0} s", started.elapsed().as_secs_f64());
+    // Current state of the preloaded flights, derived from their newest snapshot.
+    sqlx::query(
+        "INSERT INTO flights (flight_id, carrier, number, date, origin, destination, status, scheduled_departure,
+             scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, tail_number, gate, terminal,
+             position, event_time, event_id, removed)
+         SELECT DISTINCT ON (flight_id) flight_id, payload->>'carrier', payload->>'number', (payload->>'date')::date,
+             payload->>'origin', payload->>'destination', payload->>'status', (payload->>'scheduled_departure')::timestamptz,
+             (payload->>'scheduled_arrival')::timestamptz, (payload->>'estimated_departure')::timestamptz,
+             (payload->>'estimated_arrival')::timestamptz, (payload->>'actual_departure')::timestamptz,
+             payload->>'tail_number', payload->>'gate', payload->>'terminal', (payload->'position')::jsonb,
+             event_time, event_id, false
+         FROM flight_events ORDER BY flight_id, event_time DESC, event_id DESC",
+    )
+    .execute(&mut conn)
+    .await?;
+    sqlx::query("VACUUM ANALYZE").execute(&mut conn).await?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The child: reads one batch's JSON as the runtime receives it, parses it, ingests it, prints VmHWM.
+async fn rss_child(url: &str, event_file: &str) -> Result<()> {
+    let state = state_for(url).await?;
+    let before = peak_rss_kib().unwrap_or(0);
+    let body = std::fs::read(event_file)?;
+    let event: MskEvent = serde_json::from_slice(&body)?;
+    drop(body);
+    let s = ingest(&state, &event).await?;
+    println!("rss-child {} {} {}", before, peak_rss_kib().unwrap_or(0), s.stored);
+    Ok(())
+}
+
+async fn measure_rss(batch: &MskEvent) -> Result<(u64, u64, usize)> {
+    let url = database().await?;
+    state_for(&url).await?;
+    let json = serde_json::to_vec(batch)?;
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), &json)?;
+    let out =
+        std::process::Command::new(std::env::current_exe()?).arg("rss-child").arg(&url).arg(file.path()).output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let Some(line) = stdout.lines().find(|l| l.starts_with("rss-child ")) else {
+        bail!("child failed: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let nums: Vec<u64> = line.split_whitespace().skip(1).filter_map(|n| n.parse().ok()).collect();
+    if nums.len() != 3 || nums[2] as usize != batch.record_count() {
+        bail!("unexpected child output: {line}");
+    }
+    Ok((nums[0], nums[1], json.len()))
+}
+
+async fn run(o: Options) -> Result<()> {
+    println!("ingest benchmark: {} events in {}-record batches", o.events, o.batch);
+    let events = batches(o.events, o.batch, "ev", 1_000_000);
+    let bytes: usize = events.iter().map(|e| serde_json::to_vec(e).map(|v| v.len()).unwrap_or(0)).sum();
+    println!("  event JSON per batch: {:.2} MB", bytes as f64 / events.len() as f64 / 1e6);
+
+    let decode_started = Instant::now();
+    for e in &events {
+        std::hint::black_box(decode_batch(e, Utc::now()));
+    }
+    let decode_secs = decode_started.elapsed().as_secs_f64();
+
+    let empty_url = database().await?;
+    let state = state_for(&empty_url).await?;
+    let ingest_run = ingest_all(&state, &events).await?;
+    let copy_run = copy_all(&database().await?, &events).await?;
+
+    println!("\n[1] ingest (decode + validate + one transaction: history + state), empty database");
+    println!("    {:>10.0} records/s  ({} records in {:.2} s)", ingest_run.rate(), ingest_run.records, ingest_run.secs);
+    println!(
+        "    of which decode+validate alone: {:.2} s ({:.0} records/s); database and the rest: {:.2} s",
+        decode_secs,
+        o.events as f64 / decode_secs,
+        ingest_run.secs - decode_secs
+    );
+    println!("[2] binary COPY of the same history rows (physical limit)");
+    println!("    {:>10.0} records/s  ({} records in {:.2} s)", copy_run.rate(), copy_run.records, copy_run.secs);
+    let ratio = ingest_run.rate() / copy_run.rate();
+    println!("    ratio ingest/COPY = {ratio:.2}  (target >= 0.60) {}", verdict(ratio >= 0.6));
+
+    if o.preload > 0 {
+        let big_url = database().await?;
+        eprintln!("  preloading {} events (COPY) ...", o.preload);
+        let load_secs = preload(&big_url, o.preload).await?;
+        let big_state = state_for(&big_url).await?;
+        let big_run = ingest_all(&big_state, &events).await?;
+        let ratio = big_run.rate() / ingest_run.rate();
+        println!("[3] ingest with {} events already in history (loaded in {load_secs:.0} s)", o.preload);
+        println!("    {:>10.0} records/s  ({} records in {:.2} s)", big_run.rate(), big_run.records, big_run.secs);
+        println!("    ratio full/empty = {ratio:.2}  (target >= 0.80) {}", verdict(ratio >= 0.8));
+    }
+
+    let rss_batch = batches(o.batch, o.batch, "rss", 9_000_000).remove(0);
+    let (base_kib, peak_kib, size) = measure_rss(&rss_batch).await?;
+    let peak_mib = peak_kib as f64 / 1024.0;
+    println!(
+        "[4] peak RSS, one {}-record batch of {:.2} MB parsed and ingested in a fresh process",
+        rss_batch.record_count(),
+        size as f64 / 1e6
+    );
+    println!(
+        "    {peak_mib:.1} MiB (before the batch: {:.1} MiB)  (target <= 64 MiB) {}",
+        base_kib as f64 / 1024.0,
+        verdict(peak_mib <= 64.0)
+    );
+    Ok(())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "MET" } else { "MISSED" }
+}

@@ -1,0 +1,118 @@
+//! A whole MSK batch through the codec: every record becomes exactly one snapshot or one dead letter.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use contrail_shared::codec::decode_record;
+use contrail_shared::deadletter::DeadLetter;
+use contrail_shared::domain::Snapshot;
+use serde::{Deserialize, Serialize};
+
+use crate::msk::{MskEvent, MskRecord};
+
+/// The offsets a batch covered on one partition: what the mapping commits after a success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetRange {
+    pub first_offset: i64,
+    pub last_offset: i64,
+}
+
+/// A decoded batch, in partition then offset order (the order the writes and dead letters keep).
+#[derive(Debug, Clone, Default)]
+pub struct DecodedBatch {
+    pub snapshots: Vec<Snapshot>,
+    pub dead_letters: Vec<DeadLetter>,
+    /// Keyed `"<topic>-<partition>"`.
+    pub partitions: BTreeMap<String, OffsetRange>,
+    /// Records in the event: always `snapshots.len() + dead_letters.len()`.
+    pub records: usize,
+}
+
+/// Decodes every record of `event`; `now` stamps the dead letters.
+pub fn decode_batch(event: &MskEvent, now: DateTime<Utc>) -> DecodedBatch {
+    let mut records: Vec<&MskRecord> = event.iter_records().collect();
+    // Groups arrive keyed by text ("…-10" sorts before "…-2"); order by number, then offset.
+    records.sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
+
+    let mut batch = DecodedBatch { records: records.len(), ..DecodedBatch::default() };
+    batch.snapshots.reserve(records.len());
+    for record in records {
+        let raw = record.raw();
+        match decode_record(&raw) {
+            Ok(snapshot) => batch.snapshots.push(snapshot),
+            Err(rejection) => batch.dead_letters.push(DeadLetter::new(&raw, rejection, now)),
+        }
+        batch
+            .partitions
+            .entry(format!("{}-{}", record.topic, record.partition))
+            .and_modify(|r| {
+                r.first_offset = r.first_offset.min(record.offset);
+                r.last_offset = r.last_offset.max(record.offset);
+            })
+            .or_insert(OffsetRange { first_offset: record.offset, last_offset: record.offset });
+    }
+    batch
+}
+
+/// How long the oldest record waited between its Kafka timestamp and `now`; `None` without timestamps.
+pub fn max_record_age_ms(event: &MskEvent, now: DateTime<Utc>) -> Option<i64> {
+    let oldest = event.iter_records().map(|r| r.timestamp).filter(|t| *t >= 0).min()?;
+    Some((now.timestamp_millis() - oldest).max(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contrail_shared::codec::RejectReason;
+
+    fn event_json(id: &str, flight: &str) -> String {
+        let (carrier, number) = flight.split_at(2);
+        format!(
+            r#"{{"event_id":"{id}","event_time":"2024-05-01T10:00:00Z","carrier":"{carrier}","number":"{number}","date":"2024-05-01","origin":"EWR","destination":"SFO","status":"scheduled","scheduled_departure":"2024-05-01T12:00:00Z","scheduled_arrival":"2024-05-01T18:00:00Z"}}"#
+        )
+    }
+
+    #[test]
+    fn every_record_ends_once_in_partition_then_offset_order() {
+        let good = |p, o, id: &str| {
+            MskRecord::new("flight-data", p, o, 1_714_557_600_000, None, Some(event_json(id, "UA1").as_bytes()))
+        };
+        let records = vec![
+            good(10, 4, "e-10-4"),
+            good(2, 9, "e-2-9"),
+            good(2, 7, "e-2-7"),
+            MskRecord::new("flight-data", 2, 8, 0, None, Some(b"{not json")),
+            good(0, 100, "e-0-100"),
+        ];
+        let now = Utc::now();
+        let batch = decode_batch(&MskEvent::from_records("arn", records), now);
+        assert_eq!(batch.records, 5);
+        assert_eq!(batch.snapshots.len() + batch.dead_letters.len(), 5);
+        let ids: Vec<&str> = batch.snapshots.iter().map(Snapshot::event_id).collect();
+        assert_eq!(ids, ["e-0-100", "e-2-7", "e-2-9", "e-10-4"]);
+        assert_eq!(batch.dead_letters[0].reason, RejectReason::InvalidJson);
+        assert_eq!(batch.dead_letters[0].offset, 8);
+        assert_eq!(batch.dead_letters[0].dead_lettered_at, now);
+        assert_eq!(batch.partitions["flight-data-2"], OffsetRange { first_offset: 7, last_offset: 9 });
+        assert_eq!(batch.partitions["flight-data-10"], OffsetRange { first_offset: 4, last_offset: 4 });
+        assert_eq!(batch.partitions.len(), 3);
+    }
+
+    #[test]
+    fn an_empty_event_decodes_to_nothing() {
+        let batch = decode_batch(&MskEvent::default(), Utc::now());
+        assert_eq!(batch.records, 0);
+        assert!(batch.partitions.is_empty());
+        assert_eq!(max_record_age_ms(&MskEvent::default(), Utc::now()), None);
+    }
+
+    #[test]
+    fn record_age_comes_from_the_oldest_timestamp_and_ignores_missing_ones() {
+        let now = DateTime::from_timestamp_millis(10_000).unwrap();
+        let ev = MskEvent::from_records(
+            "arn",
+            [4_000, -1, 7_000].map(|t| MskRecord::new("flight-data", 0, t, t, None, None)),
+        );
+        assert_eq!(max_record_age_ms(&ev, now), Some(6_000));
+    }
+}

@@ -1,0 +1,52 @@
+//! What one invocation did: the handler's response and its one summary log line.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::decode::OffsetRange;
+
+/// The handler's JSON response. `records = stored + duplicates + dead_lettered` always holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestSummary {
+    pub records: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub dead_lettered: u64,
+    /// Offsets covered per `"<topic>-<partition>"`.
+    pub partitions: BTreeMap<String, OffsetRange>,
+    pub duration_ms: u64,
+}
+
+impl IngestSummary {
+    /// True when every record is accounted for exactly once.
+    pub fn is_balanced(&self) -> bool {
+        self.records == self.stored + self.duplicates + self.dead_lettered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_with_exactly_the_contract_fields() {
+        let s = IngestSummary {
+            records: 3,
+            stored: 1,
+            duplicates: 1,
+            dead_lettered: 1,
+            partitions: BTreeMap::from([("flight-data-0".to_owned(), OffsetRange { first_offset: 4, last_offset: 6 })]),
+            duration_ms: 12,
+        };
+        assert!(s.is_balanced());
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            serde_json::json!({
+                "records": 3, "stored": 1, "duplicates": 1, "dead_lettered": 1,
+                "partitions": {"flight-data-0": {"first_offset": 4, "last_offset": 6}},
+                "duration_ms": 12
+            })
+        );
+    }
+}
