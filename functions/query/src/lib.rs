@@ -1,1 +1,187 @@
-//! Placeholder until its issue lands.
+//! The query function: the read API behind API Gateway (REST proxy integration; HTTP API events work too).
+//!
+//! - [`handle`]: one request in, one HTTP response out; every outcome, errors included, is a response.
+//! - [`route`]: the route table, on the path without the stage.
+//! - [`params`]: query parameters, validated into domain types (unknown ones refused).
+//! - [`endpoints`]: what each route asks the store and how pages are cut.
+//! - [`cursor`]: signed keyset cursors bound to their query.
+//! - [`reply`]: ETag and `304`, caching, CORS, the error object.
+//! - [`caller`]: request ids and the authorizer's principal and scopes, for the log line.
+//!
+//! The local stack serves this same [`handle`] over HTTP, building the events API Gateway would.
+
+pub mod caller;
+pub mod cors;
+pub mod cursor;
+pub mod endpoints;
+pub mod error;
+pub mod params;
+pub mod reply;
+pub mod route;
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use http::Method;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use contrail_shared::config::{ConfigError, DbConfig};
+use contrail_shared::storage::{Store, StoreError};
+use contrail_shared::telemetry::{Metrics, Unit};
+
+use crate::caller::Caller;
+use crate::cors::Cors;
+use crate::cursor::CursorKey;
+use crate::error::{ApiError, ErrorCode};
+use crate::route::Route;
+
+/// Shortest accepted `CURSOR_SECRET`, in bytes.
+pub const MIN_CURSOR_SECRET_BYTES: usize = 32;
+
+/// Everything a request needs, built once per cold start.
+pub struct State {
+    store: Store,
+    cursors: CursorKey,
+    cors: Cors,
+    emit_metrics: bool,
+}
+
+/// Why the function cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl State {
+    /// A state over an open store. `cursor_secret` signs cursors (share it between instances that serve
+    /// the same clients); `allowed_origins` is `*`, a comma list of origins, or empty for no CORS.
+    pub fn new(store: Store, cursor_secret: impl Into<Vec<u8>>, allowed_origins: &str) -> Self {
+        Self { store, cursors: CursorKey::new(cursor_secret), cors: Cors::parse(allowed_origins), emit_metrics: true }
+    }
+
+    /// Turns EMF metric lines off (tests and benchmarks that read stdout themselves).
+    pub fn without_metrics(mut self) -> Self {
+        self.emit_metrics = false;
+        self
+    }
+
+    /// Reads the database settings (`DATABASE_URL` or the RDS IAM variables), `CURSOR_SECRET` (required
+    /// in Lambda, at least 32 bytes; a random per-process key elsewhere) and `ALLOWED_ORIGINS`.
+    pub async fn from_env() -> Result<Self, StateError> {
+        let db = DbConfig::from_env()?;
+        let store = Store::connect(&db).await?;
+        if db.migrate_on_start {
+            store.migrate().await?;
+        }
+        let in_lambda = contrail_shared::config::var("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let cursors = match contrail_shared::config::var("CURSOR_SECRET") {
+            Some(secret) if secret.len() >= MIN_CURSOR_SECRET_BYTES => CursorKey::new(secret.into_bytes()),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "CURSOR_SECRET",
+                    format!("must be at least {MIN_CURSOR_SECRET_BYTES} bytes"),
+                )
+                .into());
+            }
+            None if in_lambda => {
+                return Err(ConfigError::new("CURSOR_SECRET", "required: cursors must verify on every instance").into());
+            }
+            None => {
+                tracing::warn!("CURSOR_SECRET is not set: cursors are signed with a key valid in this process only");
+                CursorKey::random()
+            }
+        };
+        let cors = Cors::parse(&contrail_shared::config::var("ALLOWED_ORIGINS").unwrap_or_default());
+        Ok(Self { store, cursors, cors, emit_metrics: true })
+    }
+
+    /// The store behind the API.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// Answers one API request. Never fails: bad input, unknown routes and an unreachable database are all
+/// JSON error responses.
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let caller = Caller::from_request(&req);
+    let path = request_path(&req, caller.stage.as_deref());
+    let route = Route::parse(&path);
+    let template = route.map(|r| r.template()).unwrap_or("(unmatched)");
+    let origin = req.headers().get(http::header::ORIGIN).and_then(|v| v.to_str().ok());
+    let allow_origin = state.cors.allow(origin);
+
+    let mut response = match (route, req.method()) {
+        (None, _) => reply::error(&ApiError::not_found("no such route; see the API description")),
+        (Some(route), &Method::GET | &Method::HEAD) => {
+            let answer = match state.store.refresh_credentials().await {
+                Ok(()) => endpoints::get(state, route, req.uri().query()).await,
+                Err(e) => Err(ApiError::from(e)),
+            };
+            match answer {
+                Ok(ok) => reply::success(ok, req.headers()),
+                Err(e) => reply::error(&e),
+            }
+        }
+        (Some(_), &Method::OPTIONS) => reply::preflight(allow_origin.is_some()),
+        (Some(_), _) => {
+            let mut r = reply::error(&ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{} is not allowed here; use GET", req.method()),
+            ));
+            r.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static(cors::ALLOWED_METHODS));
+            r
+        }
+    };
+    reply::add_cors(&mut response, allow_origin, state.cors.varies());
+    if req.method() == Method::HEAD {
+        *response.body_mut() = Body::Empty;
+    }
+
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        route = template,
+        method = %req.method(),
+        status,
+        latency_ms,
+        request_id = caller.request_id.as_deref().unwrap_or("-"),
+        lambda_request_id = caller.lambda_request_id.as_deref().unwrap_or("-"),
+        principal = caller.principal.as_deref().unwrap_or("-"),
+        scopes = caller.scopes.as_deref().unwrap_or("-"),
+        client_id = caller.client_id.as_deref().unwrap_or("-"),
+        "request"
+    );
+    if state.emit_metrics {
+        let class = status / 100;
+        let mut metrics =
+            Metrics::new("query").dimension("Route", template).metric("Latency", Unit::Milliseconds, latency_ms);
+        for c in 2..=5 {
+            metrics = metrics.metric(&format!("Status{c}xx"), Unit::Count, if class == c { 1.0 } else { 0.0 });
+        }
+        if let Some(id) = &caller.request_id {
+            metrics = metrics.property("request_id", id.as_str());
+        }
+        metrics.emit();
+    }
+    Ok(response)
+}
+
+/// The path to route on: the event's own path (REST events carry it without the stage); HTTP API
+/// events with a named stage carry it as the first segment, which is removed.
+fn request_path(req: &Request, stage: Option<&str>) -> String {
+    let raw = req.raw_http_path();
+    let path = if raw.is_empty() { req.uri().path() } else { raw };
+    let v2 = matches!(req.request_context_ref(), Some(lambda_http::request::RequestContext::ApiGatewayV2(_)));
+    if let Some(stage) = stage.filter(|s| v2 && *s != "$default")
+        && let Some(rest) = path.strip_prefix('/').and_then(|p| p.strip_prefix(stage))
+        && rest.starts_with('/')
+    {
+        return rest.to_owned();
+    }
+    path.to_owned()
+}

@@ -1,0 +1,384 @@
+//! Query API benchmark (run it with `bench/query.sh`).
+//!
+//! Loads 336,000 flights (14 days x 24,000, three events each: about a million history rows) into a
+//! throwaway PostgreSQL (`TEST_DATABASE_URL` or a cluster started here), then measures in process, on one
+//! core, `GET /flights/{id}` and a filtered page of 50 (`date` + `origin`): p50/p99 latency and
+//! requests/s. In the same run it measures the conventional alternative, a Python handler with psycopg
+//! running the same query per request (`bench/query_baseline.py`), on the same database and core, and
+//! reports the ratio. PostgreSQL runs on the other core when the machine has two.
+
+use std::io::Write as _;
+use std::process::Command;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+
+use contrail_shared::config::DbConfig;
+use contrail_shared::domain::{Airport, Carrier, FlightEvent, FlightNumber, FlightStatus, Position};
+use contrail_shared::storage::Store;
+
+const DAYS: u32 = 14;
+const FLIGHTS_PER_DAY: u32 = 24_000;
+const WARMUP: usize = 500;
+const MEASURED: usize = 5_000;
+
+const CARRIERS: [&str; 10] = ["UA", "AA", "DL", "WN", "B6", "AS", "NK", "F9", "HA", "G4"];
+const AIRPORTS: [&str; 30] = [
+    "ATL", "DFW", "DEN", "ORD", "LAX", "JFK", "LAS", "MCO", "MIA", "CLT", "SEA", "PHX", "EWR", "SFO", "IAH", "BOS",
+    "FLL", "MSP", "LGA", "DTW", "PHL", "SLC", "DCA", "SAN", "BWI", "TPA", "AUS", "IAD", "BNA", "MDW",
+];
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("benchmark failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let url = contrail_testkit::postgres::fresh_database().ok_or("no PostgreSQL available")?;
+    let store = Store::connect(&DbConfig::from_url(url.clone())).await.map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+
+    let started = Instant::now();
+    let ids = load(&url).await?;
+    eprintln!("loaded {} flights and {} events in {:.1} s", ids.len(), ids.len() * 3, started.elapsed().as_secs_f64());
+
+    let pinned = pin(&url).await;
+    // A fresh pool after pinning: its backend inherits the database core.
+    let store = Store::connect(&DbConfig::from_url(url.clone())).await.map_err(|e| e.to_string())?;
+    let state =
+        contrail_query::State::new(store, b"benchmark-cursor-secret-0123456789abcdef".to_vec(), "").without_metrics();
+
+    let scenarios = scenarios(&ids);
+    let mut rust = Vec::new();
+    for (name, events) in &scenarios {
+        rust.push((name.clone(), measure(&state, events).await?));
+    }
+    let python = python(&url, &scenarios)?;
+
+    println!();
+    println!("query benchmark: {} flights, {} events, in process, one core{}", ids.len(), ids.len() * 3, pinned);
+    println!("{:<30} {:>10} {:>10} {:>10} {:>12}", "scenario", "p50 ms", "p99 ms", "req/s", "vs python");
+    for ((name, r), (_, p)) in rust.iter().zip(&python) {
+        println!(
+            "{:<30} {:>10.3} {:>10.3} {:>10.0} {:>11.1}x",
+            format!("rust  {name}"),
+            r.p50,
+            r.p99,
+            r.rps,
+            r.rps / p.rps
+        );
+        println!("{:<30} {:>10.3} {:>10.3} {:>10.0}", format!("python {name}"), p.p50, p.p99, p.rps);
+    }
+    let p99_ok = rust.iter().all(|(_, r)| r.p99 < 5.0);
+    let ratio_ok = rust.iter().zip(&python).all(|((_, r), (_, p))| r.rps >= 5.0 * p.rps);
+    println!("targets: p99 < 5 ms: {}; >= 5x python throughput: {}", yes(p99_ok), yes(ratio_ok));
+    Ok(())
+}
+
+fn yes(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+struct Figures {
+    p50: f64,
+    p99: f64,
+    rps: f64,
+}
+
+fn figures(mut latencies_ns: Vec<u64>, wall: StdDuration) -> Figures {
+    latencies_ns.sort_unstable();
+    let at = |q: f64| latencies_ns[((latencies_ns.len() as f64 * q) as usize).min(latencies_ns.len() - 1)] as f64 / 1e6;
+    Figures { p50: at(0.50), p99: at(0.99), rps: latencies_ns.len() as f64 / wall.as_secs_f64() }
+}
+
+async fn measure(state: &contrail_query::State, events: &[Value]) -> Result<Figures, String> {
+    let requests: Vec<lambda_http::Request> = events
+        .iter()
+        .map(|e| lambda_http::request::from_str(&e.to_string()).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let mut latencies = Vec::with_capacity(MEASURED);
+    let mut wall = StdDuration::ZERO;
+    for (i, req) in requests.into_iter().enumerate() {
+        let t0 = Instant::now();
+        let response = contrail_query::handle(state, req).await.unwrap_or_else(|e| match e {});
+        let took = t0.elapsed();
+        if response.status() != 200 {
+            return Err(format!("unexpected status {}: {:?}", response.status(), response.body()));
+        }
+        if i >= WARMUP {
+            latencies.push(took.as_nanos() as u64);
+            wall += took;
+        }
+    }
+    Ok(figures(latencies, wall))
+}
+
+fn python(url: &str, scenarios: &[(String, Vec<Value>)]) -> Result<Vec<(String, Figures)>, String> {
+    let python = std::env::var("BENCH_PYTHON").map_err(|_| "BENCH_PYTHON (a python with psycopg) is not set")?;
+    let root = contrail_testkit::workspace_root();
+    let mut file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let doc: serde_json::Map<String, Value> = scenarios.iter().map(|(n, e)| (n.clone(), json!(e))).collect();
+    file.write_all(Value::Object(doc).to_string().as_bytes()).map_err(|e| e.to_string())?;
+    let out = Command::new(python)
+        .arg(root.join("bench/query_baseline.py"))
+        .args([url, &file.path().to_string_lossy(), &WARMUP.to_string()])
+        .output()
+        .map_err(|e| format!("running the python baseline: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("python baseline failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let results: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    scenarios
+        .iter()
+        .map(|(name, _)| {
+            let r = &results[name];
+            let lat: Vec<u64> =
+                r["latencies_ns"].as_array().ok_or("no latencies")?.iter().filter_map(Value::as_u64).collect();
+            let wall = StdDuration::from_nanos(lat.iter().sum());
+            Ok((name.clone(), figures(lat, wall)))
+        })
+        .collect()
+}
+
+/// The requests both handlers answer: REST proxy events as API Gateway sends them.
+fn scenarios(ids: &[(String, NaiveDate, &'static str)]) -> Vec<(String, Vec<Value>)> {
+    let n = WARMUP + MEASURED;
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut pick = move |len: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % len as u64) as usize
+    };
+    let get: Vec<Value> = (0..n)
+        .map(|_| {
+            let (id, _, _) = &ids[pick(ids.len())];
+            event(&format!("/flights/{id}"), "/flights/{flight_id}", json!(null))
+        })
+        .collect();
+    let list: Vec<Value> = (0..n)
+        .map(|_| {
+            let (_, date, origin) = &ids[pick(ids.len())];
+            let qs = json!({"date": date.format("%Y-%m-%d").to_string(), "origin": origin, "limit": "50"});
+            event("/flights", "/flights", qs)
+        })
+        .collect();
+    vec![("GET /flights/{id}".into(), get), ("GET /flights?date&origin (50)".into(), list)]
+}
+
+fn event(path: &str, resource: &str, qs: Value) -> Value {
+    let multi = qs
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), json!([v]))).collect::<serde_json::Map<String, Value>>());
+    json!({
+        "resource": resource, "path": path, "httpMethod": "GET",
+        "headers": {"Host": "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com", "Accept": "application/json"},
+        "multiValueHeaders": {"Host": ["a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"], "Accept": ["application/json"]},
+        "queryStringParameters": qs, "multiValueQueryStringParameters": multi,
+        "pathParameters": null, "stageVariables": null, "body": null, "isBase64Encoded": false,
+        "requestContext": {"path": format!("/prod{path}"), "stage": "prod", "httpMethod": "GET", "requestId": "bench",
+            "accountId": "123456789012", "resourcePath": resource, "apiId": "a1b2c3d4e5",
+            "authorizer": {"principalId": "bench", "sub": "bench", "scopes": "flights:read", "client_id": "bench"}},
+    })
+}
+
+/// Generates the flights and their events and COPYs them into the schema's tables; returns (id, date,
+/// origin) of every flight.
+async fn load(url: &str) -> Result<Vec<(String, NaiveDate, &'static str)>, String> {
+    let mut conn = sqlx::PgConnection::connect(url).await.map_err(|e| e.to_string())?;
+    let first = NaiveDate::from_ymd_opt(2026, 3, 2).ok_or("date")?;
+    let now = Utc.from_utc_datetime(&(first + Duration::days(7)).and_hms_opt(12, 0, 0).ok_or("time")?);
+    for month in [first, first + Duration::days(i64::from(DAYS) + 2)] {
+        let ts = Utc.from_utc_datetime(&month.and_hms_opt(12, 0, 0).ok_or("time")?);
+        sqlx::query("SELECT contrail_ensure_event_partition($1)")
+            .bind(ts)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let mut ids = Vec::with_capacity((DAYS * FLIGHTS_PER_DAY) as usize);
+    let mut flights = Vec::with_capacity(64 << 20);
+    let mut events = Vec::with_capacity(256 << 20);
+    let received = now.format("%Y-%m-%d %H:%M:%S+00").to_string();
+    for d in 0..DAYS {
+        let date = first + Duration::days(i64::from(d));
+        for k in 0..FLIGHTS_PER_DAY {
+            let history = flight(date, k, now);
+            let current = history.last().ok_or("no events")?;
+            let id = current.flight_id().to_string();
+            for (n, e) in history.iter().enumerate() {
+                writeln!(
+                    events,
+                    "{id}-{n}\t{}\t{id}\tf\t{}\t{received}",
+                    e.event_time.to_rfc3339(),
+                    e.to_canonical_json().replace('\\', "\\\\")
+                )
+                .map_err(|e| e.to_string())?;
+            }
+            let t = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "\\N".into());
+            let f = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_else(|| "\\N".into());
+            let s = |x: &Option<String>| x.clone().unwrap_or_else(|| "\\N".into());
+            let position =
+                current.position.map(|p| serde_json::to_string(&p).unwrap_or_default()).unwrap_or_else(|| "\\N".into());
+            writeln!(
+                flights,
+                "{id}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{id}-{}\tf",
+                current.carrier,
+                current.number,
+                current.date,
+                current.origin,
+                current.destination,
+                current.status,
+                current.scheduled_departure.to_rfc3339(),
+                current.scheduled_arrival.to_rfc3339(),
+                t(current.estimated_departure),
+                t(current.estimated_arrival),
+                t(current.actual_departure),
+                t(current.actual_arrival),
+                f(current.departure_delay_minutes()),
+                f(current.arrival_delay_minutes()),
+                s(&current.tail_number),
+                s(&current.gate),
+                s(&current.terminal),
+                position,
+                current.event_time.to_rfc3339(),
+                history.len() - 1,
+            )
+            .map_err(|e| e.to_string())?;
+            ids.push((id, date, AIRPORTS[origin_of(k)]));
+        }
+    }
+    let mut copy = conn
+        .copy_in_raw("COPY flight_events (event_id, event_time, flight_id, removed, payload, received_at) FROM STDIN")
+        .await
+        .map_err(|e| e.to_string())?;
+    copy.send(events).await.map_err(|e| e.to_string())?;
+    copy.finish().await.map_err(|e| e.to_string())?;
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY flights (flight_id, carrier, number, date, origin, destination, status, scheduled_departure, \
+             scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, actual_arrival, \
+             departure_delay_minutes, arrival_delay_minutes, tail_number, gate, terminal, position, event_time, \
+             event_id, removed) FROM STDIN",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    copy.send(flights).await.map_err(|e| e.to_string())?;
+    copy.finish().await.map_err(|e| e.to_string())?;
+    sqlx::query("VACUUM ANALYZE flights").execute(&mut conn).await.map_err(|e| e.to_string())?;
+    sqlx::query("ANALYZE flight_events").execute(&mut conn).await.map_err(|e| e.to_string())?;
+    Ok(ids)
+}
+
+fn origin_of(k: u32) -> usize {
+    (k.wrapping_mul(2_654_435_761) >> 7) as usize % AIRPORTS.len()
+}
+
+/// A flight's three snapshots: as scheduled the day before, then two later states depending on `now`.
+fn flight(date: NaiveDate, k: u32, now: DateTime<Utc>) -> Vec<FlightEvent> {
+    let origin = origin_of(k);
+    let destination = (origin + 1 + (k as usize * 7) % (AIRPORTS.len() - 1)) % AIRPORTS.len();
+    let day_start = Utc.from_utc_datetime(&date.and_hms_opt(5, 0, 0).unwrap_or_default());
+    let dep = day_start + Duration::minutes(i64::from((k.wrapping_mul(7919)) % 1140));
+    let block = Duration::minutes(i64::from(55 + (k * 13) % 320));
+    let delay = match k % 10 {
+        0..=5 => (k % 7) as i64 - 3,
+        6 | 7 => 5 + (k % 20) as i64,
+        8 => 25 + (k % 60) as i64,
+        _ => 90 + (k % 120) as i64,
+    };
+    let base = FlightEvent {
+        schema_version: 1,
+        event_id: String::new(),
+        event_time: dep - Duration::hours(24),
+        carrier: Carrier::parse(CARRIERS[k as usize % CARRIERS.len()]).unwrap_or_else(|_| unreachable!()),
+        number: FlightNumber::parse(&(1 + k / 10).to_string()).unwrap_or_else(|_| unreachable!()),
+        date,
+        origin: Airport::parse(AIRPORTS[origin]).unwrap_or_else(|_| unreachable!()),
+        destination: Airport::parse(AIRPORTS[destination]).unwrap_or_else(|_| unreachable!()),
+        status: FlightStatus::Scheduled,
+        scheduled_departure: dep,
+        scheduled_arrival: dep + block,
+        estimated_departure: Some(dep),
+        estimated_arrival: Some(dep + block),
+        actual_departure: None,
+        actual_arrival: None,
+        tail_number: Some(format!("N{}{}", 100 + k % 900, ["A", "B", "UA", "DL"][k as usize % 4])),
+        gate: Some(format!("{}{}", ["A", "B", "C", "D"][k as usize % 4], 1 + k % 40)),
+        terminal: Some((1 + k % 5).to_string()),
+        position: None,
+    };
+    let actual_dep = dep + Duration::minutes(delay);
+    let actual_arr = actual_dep + block - Duration::minutes((k % 9) as i64);
+    let mut second = base.clone();
+    let mut third = base.clone();
+    second.event_time = dep - Duration::minutes(40);
+    second.status = if delay > 15 { FlightStatus::Delayed } else { FlightStatus::Boarding };
+    second.estimated_departure = Some(actual_dep);
+    second.estimated_arrival = Some(actual_arr);
+    if k.is_multiple_of(50) {
+        third.event_time = dep - Duration::minutes(30);
+        third.status = FlightStatus::Cancelled;
+    } else if actual_arr <= now {
+        third.event_time = actual_arr + Duration::minutes(4);
+        third.status = FlightStatus::Arrived;
+        third.actual_departure = Some(actual_dep);
+        third.actual_arrival = Some(actual_arr);
+    } else if actual_dep <= now {
+        third.event_time = now - Duration::minutes(1);
+        third.status = FlightStatus::Airborne;
+        third.actual_departure = Some(actual_dep);
+        third.position = Some(Position {
+            lat: 25.0 + f64::from(k % 2400) / 100.0,
+            lon: -120.0 + f64::from(k % 4500) / 100.0,
+            altitude_ft: Some(35_000.0),
+            ground_speed_kt: Some(460.0),
+            heading_deg: Some(f64::from(k % 360)),
+        });
+    } else {
+        third.event_time = dep - Duration::minutes(20);
+        third.gate = Some(format!("{}{}", ["A", "B", "C", "D"][(k as usize + 1) % 4], 1 + (k + 3) % 40));
+        third.estimated_departure = Some(actual_dep);
+    }
+    let mut out = vec![base, second, third];
+    for (n, e) in out.iter_mut().enumerate() {
+        e.event_id = format!("{}-{n}", e.flight_id());
+    }
+    out
+}
+
+/// Puts PostgreSQL (postmaster and backends) on core 1 and this process on core 0, when both exist.
+async fn pin(url: &str) -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if cores < 2 {
+        return " (not pinned: one core available)".into();
+    }
+    let pid: Option<String> = async {
+        let mut conn = sqlx::PgConnection::connect(url).await.ok()?;
+        let dir: String =
+            sqlx::query_scalar("SELECT current_setting('data_directory')").fetch_one(&mut conn).await.ok()?;
+        let text = std::fs::read_to_string(std::path::Path::new(&dir).join("postmaster.pid")).ok()?;
+        text.lines().next().map(str::to_owned)
+    }
+    .await;
+    let own = std::process::id().to_string();
+    let me = Command::new("taskset").args(["-a", "-p", "-c", "0", &own]).output().is_ok_and(|o| o.status.success());
+    let Some(pid) = pid else {
+        return format!(" (handler on core 0: {}; database not pinned: not a local server)", yes(me));
+    };
+    let children =
+        Command::new("pgrep").args(["-P", &pid]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let mut ok = Command::new("taskset").args(["-a", "-p", "-c", "1", &pid]).output().is_ok_and(|o| o.status.success());
+    for child in children.unwrap_or_default().lines() {
+        ok &= Command::new("taskset")
+            .args(["-a", "-p", "-c", "1", child.trim()])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    }
+    if me && ok { " (handlers on core 0, PostgreSQL on core 1)".into() } else { " (pinning failed)".into() }
+}

@@ -1,0 +1,205 @@
+//! What each route does: parameters in, store call, JSON body out.
+//!
+//! List routes ask the store for one row more than the page, so whether a next page exists is known
+//! without a count, and sign the last row's keyset into `next_cursor`.
+
+use serde::Serialize;
+
+use contrail_shared::domain::{FlightId, FlightStatus};
+use contrail_shared::storage::{BoardFilter, BoardKind, Flight, FlightFilter, HistoryEntry, Keyset, StatsFilter};
+
+use crate::State;
+use crate::error::{ApiError, ErrorCode};
+use crate::params::{Params, parse_airport};
+use crate::route::Route;
+
+/// How long clients may reuse a successful answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Data that changes every few seconds: `private, max-age=5`.
+    Short,
+    /// Never reuse (health).
+    NoStore,
+}
+
+/// A successful answer: a JSON body and how long it may be cached.
+#[derive(Debug)]
+pub struct Reply {
+    pub body: Vec<u8>,
+    pub freshness: Freshness,
+}
+
+#[derive(Serialize)]
+struct Page<'a, T> {
+    items: &'a [T],
+    next_cursor: Option<String>,
+}
+
+/// Runs a GET on a matched route.
+pub async fn get(state: &State, route: Route<'_>, query: Option<&str>) -> Result<Reply, ApiError> {
+    match route {
+        Route::Health => health(state, query).await,
+        Route::Flights => flights(state, query).await,
+        Route::Flight(id) => flight(state, id, query).await,
+        Route::FlightEvents(id) => events(state, id, query).await,
+        Route::Board(code, kind) => board(state, code, kind, query).await,
+        Route::Stats => stats(state, query).await,
+    }
+}
+
+async fn health(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
+    Params::parse(query, &[])?;
+    // Whatever the cause, a database that does not answer a ping makes the service unavailable.
+    state.store.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "health check failed");
+        ApiError::new(ErrorCode::DatabaseUnavailable, "the database is not answering")
+    })?;
+    Ok(Reply { body: br#"{"status":"ok"}"#.to_vec(), freshness: Freshness::NoStore })
+}
+
+async fn flights(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
+    let p = Params::parse(
+        query,
+        &[
+            "carrier",
+            "origin",
+            "destination",
+            "date",
+            "status",
+            "departing_after",
+            "departing_before",
+            "limit",
+            "cursor",
+        ],
+    )?;
+    let filter = FlightFilter {
+        carrier: p.carrier("carrier")?,
+        origin: p.airport("origin")?,
+        destination: p.airport("destination")?,
+        date: p.date("date")?,
+        statuses: p.statuses("status")?,
+        departing_after: p.time("departing_after")?,
+        departing_before: p.time("departing_before")?,
+    };
+    let limit = p.limit()?;
+    let scope = format!(
+        "flights|carrier={}|origin={}|destination={}|date={}|status={}|after={}|before={}",
+        opt(&filter.carrier),
+        opt(&filter.origin),
+        opt(&filter.destination),
+        opt(&filter.date),
+        statuses(&filter.statuses),
+        opt_micros(filter.departing_after),
+        opt_micros(filter.departing_before),
+    );
+    let after = p.cursor().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let rows = state.store.list_flights(&filter, after.as_ref(), limit + 1).await?;
+    page(state, &scope, rows, limit, |f| Keyset { time: f.scheduled_departure, id: f.flight_id.clone() })
+}
+
+async fn flight(state: &State, id: &str, query: Option<&str>) -> Result<Reply, ApiError> {
+    Params::parse(query, &[])?;
+    let id = parse_flight_id(id)?;
+    match state.store.get_flight(&id).await? {
+        Some(flight) => Ok(Reply { body: to_json(&flight)?, freshness: Freshness::Short }),
+        None => Err(ApiError::not_found(format!("no current flight {id}"))),
+    }
+}
+
+async fn events(state: &State, id: &str, query: Option<&str>) -> Result<Reply, ApiError> {
+    let p = Params::parse(query, &["limit", "cursor"])?;
+    let id = parse_flight_id(id)?;
+    let limit = p.limit()?;
+    let scope = format!("events|flight={id}");
+    let after = p.cursor().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let rows = state.store.flight_history(&id, after.as_ref(), limit + 1).await?;
+    if rows.is_empty() && after.is_none() {
+        return Err(ApiError::not_found(format!("no events for flight {id}")));
+    }
+    page(state, &scope, rows, limit, |e: &HistoryEntry| Keyset { time: e.event_time, id: e.event_id.clone() })
+}
+
+async fn board(state: &State, code: &str, kind: BoardKind, query: Option<&str>) -> Result<Reply, ApiError> {
+    let p = Params::parse(query, &["date", "carrier", "status", "limit", "cursor"])?;
+    let filter = BoardFilter {
+        airport: parse_airport("airport code", code)?,
+        date: p.required_date("date")?,
+        kind,
+        carrier: p.carrier("carrier")?,
+        statuses: p.statuses("status")?,
+    };
+    let limit = p.limit()?;
+    let scope = format!(
+        "board|{}|airport={}|date={}|carrier={}|status={}",
+        match kind {
+            BoardKind::Departures => "departures",
+            BoardKind::Arrivals => "arrivals",
+        },
+        filter.airport,
+        filter.date,
+        opt(&filter.carrier),
+        statuses(&filter.statuses),
+    );
+    let after = p.cursor().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let rows = state.store.board(&filter, after.as_ref(), limit + 1).await?;
+    page(state, &scope, rows, limit, |f: &Flight| Keyset {
+        time: match kind {
+            BoardKind::Departures => f.scheduled_departure,
+            BoardKind::Arrivals => f.scheduled_arrival,
+        },
+        id: f.flight_id.clone(),
+    })
+}
+
+async fn stats(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
+    let p = Params::parse(query, &["date", "origin", "destination", "carrier"])?;
+    let filter = StatsFilter {
+        date: p.required_date("date")?,
+        origin: p.airport("origin")?,
+        destination: p.airport("destination")?,
+        carrier: p.carrier("carrier")?,
+    };
+    let stats = state.store.stats(&filter).await?;
+    Ok(Reply { body: to_json(&stats)?, freshness: Freshness::Short })
+}
+
+/// Cuts the extra row off and signs the position after the page's last row.
+fn page<T: Serialize>(
+    state: &State,
+    scope: &str,
+    mut rows: Vec<T>,
+    limit: u32,
+    key: impl Fn(&T) -> Keyset,
+) -> Result<Reply, ApiError> {
+    let limit = limit as usize;
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|last| state.cursors.encode(scope, &key(last)))
+    } else {
+        None
+    };
+    Ok(Reply { body: to_json(&Page { items: &rows, next_cursor })?, freshness: Freshness::Short })
+}
+
+fn parse_flight_id(id: &str) -> Result<FlightId, ApiError> {
+    FlightId::parse(id).map_err(|e| ApiError::invalid("flight_id", e))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(value).map_err(|e| {
+        tracing::error!(error = %e, "response serialization failed");
+        ApiError::new(ErrorCode::Internal, "internal error")
+    })
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+fn opt_micros(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.timestamp_micros().to_string()).unwrap_or_default()
+}
+
+fn statuses(list: &[FlightStatus]) -> String {
+    list.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+}
