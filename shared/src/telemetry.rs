@@ -28,6 +28,14 @@ pub fn init_tracing() {
     };
 }
 
+static METRICS_ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns EMF lines off for the whole process: the local stack has no CloudWatch agent, and its stdout
+/// carries command output (`contrail invoke` prints the handler's response there).
+pub fn disable_metrics() {
+    METRICS_ENABLED.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A unit CloudWatch understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
@@ -105,6 +113,9 @@ impl Metrics {
 
     /// Writes the document as one line on stdout, where the Lambda agent picks EMF up.
     pub fn emit(&self) {
+        if !METRICS_ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let line = self.render(chrono::Utc::now().timestamp_millis()).to_string();
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");

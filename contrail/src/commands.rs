@@ -1,0 +1,369 @@
+//! What each command does. Every command returns an error instead of exiting, so `main` prints one
+//! line and sets the exit code.
+
+use std::io::{BufRead as _, Write as _};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use contrail_shared::auth::{MintRequest, Secret, SigningKey, mint};
+use tokio::sync::{mpsc, watch};
+
+use crate::cli::{Cli, Command, DlqCommand, InvokeArgs, RedriveArgs, ReplayArgs, TokenArgs, UpArgs};
+use crate::esm::{Batching, LocalLog, PendingRecord, deliver, event_for, next_batch};
+use crate::functions::{Functions, IngestCounts};
+use crate::gateway::{self, Gateway};
+use crate::progress::Progress;
+use crate::settings::{DEFAULT_TOPIC, Settings};
+use crate::simulator::{Simulator, flight_id_of};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(args) => up(args).await,
+        Command::Invoke(args) => invoke(args).await,
+        Command::Token(args) => token(args),
+        Command::Replay(args) => replay(args).await,
+        Command::Migrate(db) => {
+            let settings = Settings::load(db.database_url)?;
+            let functions = open_migrated(&settings).await?;
+            drop(functions);
+            println!("database schema is up to date ({})", crate::settings::redact_url(&settings.database_url));
+            Ok(())
+        }
+        Command::Dlq { command: DlqCommand::List { limit, db } } => dlq_list(db.database_url, limit).await,
+        Command::Redrive(args) => redrive(args).await,
+    }
+}
+
+async fn open_migrated(settings: &Settings) -> anyhow::Result<Functions> {
+    let functions = Functions::open(settings).await?;
+    functions.store.migrate().await.map_err(|e| anyhow!("migrating the database: {e}"))?;
+    Ok(functions)
+}
+
+/// Sets the flag on the first Ctrl-C (or SIGTERM); a second one exits at once.
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing the batch in flight (Ctrl-C again to exit now)");
+        let _ = tx.send(true);
+        wait_for_signal().await;
+        std::process::exit(130);
+    });
+    rx
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The signing key for local tokens; an error when tokens come from an identity provider.
+fn signing_key(settings: &Settings) -> anyhow::Result<SigningKey> {
+    match &settings.jwt_hs256_secret {
+        Some(s) => Ok(SigningKey::Hs256(Secret::new(s.clone().into_bytes())?)),
+        None => bail!("JWKS_URL is set and JWT_HS256_SECRET is not: get tokens from your identity provider"),
+    }
+}
+
+fn mint_token(settings: &Settings, sub: &str, scope: &str, ttl: Duration) -> anyhow::Result<String> {
+    let request = MintRequest {
+        sub: sub.to_owned(),
+        scope: scope.to_owned(),
+        ttl,
+        issuer: settings.jwt_issuer.clone(),
+        audience: settings.jwt_audience.clone(),
+        kid: None,
+        client_id: Some("contrail-local".to_owned()),
+    };
+    Ok(mint(&signing_key(settings)?, &request)?)
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let settings = Settings::load(None)?;
+    println!("{}", mint_token(&settings, &args.sub, &args.scope, Duration::from_secs(args.ttl))?);
+    Ok(())
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let settings = Settings::load(args.db.database_url.clone())?;
+    let functions = open_migrated(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow!("cannot listen on {}: the port is taken (choose another with --listen)", args.listen)
+        } else {
+            anyhow!("cannot listen on {}: {e}", args.listen)
+        }
+    })?;
+    let addr = listener.local_addr().unwrap_or(args.listen);
+    let dev_token = mint_token(&settings, "local-developer", "flights:read", Duration::from_secs(12 * 3600)).ok();
+    let shutdown = shutdown_signal();
+
+    let gateway = Arc::new(Gateway::new(functions.clone(), dev_token.clone()));
+    let mut server_shutdown = shutdown.clone();
+    let server = tokio::spawn(gateway::serve(listener, gateway, async move {
+        let _ = server_shutdown.wait_for(|s| *s).await;
+    }));
+
+    print_banner(&addr.to_string(), dev_token.as_deref(), &settings, &args);
+
+    let batching =
+        Batching { batch_size: args.batch.batch_size as usize, window: Duration::from_millis(args.batch.batch_window) };
+    let started = Instant::now();
+    let fed = if let Some(brokers) = &args.kafka.kafka {
+        let stats = crate::kafka::consume(
+            &functions,
+            brokers,
+            &args.kafka.topic,
+            &args.kafka.group,
+            batching,
+            shutdown.clone(),
+            |_| {},
+        )
+        .await;
+        match stats {
+            Ok(s) => Some(s.counts),
+            Err(e) => {
+                // Stop serving too: a stack that silently stopped reading is worse than one that exits.
+                return Err(e);
+            }
+        }
+    } else if args.no_simulate {
+        None
+    } else {
+        Some(simulate(&functions, args.rate, args.seed, batching, shutdown.clone()).await)
+    };
+    let mut wait = shutdown.clone();
+    let _ = wait.wait_for(|s| *s).await;
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(anyhow!("the HTTP server failed: {e}")),
+        Err(e) => return Err(anyhow!("the HTTP server crashed: {e}")),
+    }
+    if let Some(c) = fed {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "fed {} records in {:.1} s ({:.0} records/s): stored {}, duplicates {}, dead-lettered {}",
+            c.records,
+            secs,
+            c.records as f64 / secs.max(1e-9),
+            c.stored,
+            c.duplicates,
+            c.dead_lettered
+        );
+    }
+    Ok(())
+}
+
+fn print_banner(addr: &str, token: Option<&str>, settings: &Settings, args: &UpArgs) {
+    let url = format!("http://{addr}");
+    let source = match (&args.kafka.kafka, args.no_simulate) {
+        (Some(b), _) => format!("Kafka {b}, topic {}, group {}", args.kafka.topic, args.kafka.group),
+        (None, true) => "nothing (--no-simulate)".to_owned(),
+        (None, false) => format!("flight simulator at {} events/s", args.rate),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "contrail is up: {url}/");
+    let _ = writeln!(out, "  database  {}", crate::settings::redact_url(&settings.database_url));
+    let _ = writeln!(out, "  feeding   {source}");
+    match token {
+        Some(t) => {
+            let _ = writeln!(out, "  dev token {t}");
+            let _ = writeln!(out, "\ntry:");
+            let _ = writeln!(out, "  curl {url}/health");
+            let _ = writeln!(out, "  curl -H \"Authorization: Bearer {t}\" '{url}/flights?limit=5'");
+            let _ = writeln!(out, "  curl -H \"Authorization: Bearer {t}\" '{url}/stats?date=$(date -u +%F)'");
+        }
+        None => {
+            let _ = writeln!(out, "  tokens    from your identity provider (JWKS_URL is set)");
+        }
+    }
+    let _ = writeln!(out, "\nCtrl-C stops (the batch in flight is finished first).");
+    let _ = out.flush();
+}
+
+/// Runs the simulator at `rate` events/s into ESM batches until shutdown.
+async fn simulate(
+    functions: &Functions,
+    rate: f64,
+    seed: Option<u64>,
+    batching: Batching,
+    mut shutdown: watch::Receiver<bool>,
+) -> IngestCounts {
+    let now = chrono::Utc::now();
+    let (seed, start) = match seed {
+        Some(s) => (s, now.date_naive().and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now)),
+        None => (now.timestamp_nanos_opt().unwrap_or_default() as u64, now - chrono::Duration::hours(3)),
+    };
+    let (tx, mut rx) = mpsc::channel::<PendingRecord>(batching.batch_size * 4);
+    let mut gen_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let mut sim = Simulator::new(seed, start);
+        let tick = Duration::from_millis(10);
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last = Instant::now();
+        let mut owed = 0.0f64;
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = gen_shutdown.wait_for(|s| *s) => return,
+            }
+            let now = Instant::now();
+            owed = (owed + rate * now.duration_since(last).as_secs_f64()).min(rate.max(1.0));
+            last = now;
+            while owed >= 1.0 {
+                owed -= 1.0;
+                let r = sim.next_record();
+                let record =
+                    PendingRecord { key: r.key, value: r.value, timestamp_ms: chrono::Utc::now().timestamp_millis() };
+                if tx.send(record).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let mut log = LocalLog::new(DEFAULT_TOPIC);
+    let mut total = IngestCounts::default();
+    loop {
+        let batch = next_batch(&mut rx, batching, &mut shutdown).await;
+        if batch.is_empty() {
+            break;
+        }
+        let event = event_for(log.place(batch));
+        match deliver(functions, &event, &mut shutdown).await {
+            Some(c) => total.add(c),
+            None => break,
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+    total
+}
+
+async fn invoke(args: InvokeArgs) -> anyhow::Result<()> {
+    let event = std::fs::read_to_string(&args.event).with_context(|| format!("reading {}", args.event.display()))?;
+    let settings = Settings::load(args.db.database_url)?;
+    let functions = open_migrated(&settings).await?;
+    let response = functions.invoke(args.function, &event).await?;
+    println!("{}", serde_json::to_string_pretty(&response)?);
+    Ok(())
+}
+
+/// Reads the JSON Lines file into (key, value) pairs; the key is the flight id the event names.
+fn read_lines(path: &std::path::Path) -> anyhow::Result<Vec<(Option<String>, String)>> {
+    let reader: Box<dyn std::io::BufRead> = if path.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let mut out = Vec::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("reading line {} of {}", n + 1, path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let key = serde_json::from_str::<serde_json::Value>(&line).ok().as_ref().and_then(flight_id_of);
+        out.push((key, line));
+    }
+    Ok(out)
+}
+
+async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+    let lines = read_lines(&args.file)?;
+    let total = lines.len() as u64;
+    let batch_size = args.batch_size as usize;
+    let mut progress = Progress::new("replay", Some(total));
+    if let Some(brokers) = &args.kafka {
+        let producer = crate::kafka::producer(brokers, &args.topic).await?;
+        for chunk in lines.chunks(batch_size) {
+            crate::kafka::produce_all(&producer, &args.topic, chunk).await?;
+            progress.advance(chunk.len() as u64);
+        }
+        progress.finish();
+        println!(
+            "{}",
+            serde_json::json!({"records": total, "produced": total, "topic": args.topic, "brokers": brokers,
+                "duration_ms": progress.elapsed().as_millis() as u64})
+        );
+        return Ok(());
+    }
+    let settings = Settings::load(args.database_url)?;
+    let functions = open_migrated(&settings).await?;
+    let (_never, mut shutdown) = watch::channel(false);
+    let mut log = LocalLog::new(DEFAULT_TOPIC);
+    let mut counts = IngestCounts::default();
+    let now = chrono::Utc::now().timestamp_millis();
+    for chunk in lines.chunks(batch_size) {
+        let records = chunk
+            .iter()
+            .map(|(k, v)| PendingRecord {
+                key: k.as_ref().map(|k| k.as_bytes().to_vec()),
+                value: Some(v.as_bytes().to_vec()),
+                timestamp_ms: now,
+            })
+            .collect();
+        let event = event_for(log.place(records));
+        let c = deliver(&functions, &event, &mut shutdown).await.ok_or_else(|| anyhow!("replay interrupted"))?;
+        counts.add(c);
+        progress.advance(chunk.len() as u64);
+    }
+    progress.finish();
+    println!(
+        "{}",
+        serde_json::json!({
+            "records": counts.records, "stored": counts.stored, "duplicates": counts.duplicates,
+            "dead_lettered": counts.dead_lettered, "duration_ms": progress.elapsed().as_millis() as u64,
+            "records_per_second": (progress.rate() * 10.0).round() / 10.0,
+        })
+    );
+    Ok(())
+}
+
+async fn dlq_list(database_url: Option<String>, limit: u32) -> anyhow::Result<()> {
+    let settings = Settings::load(database_url)?;
+    let functions = open_migrated(&settings).await?;
+    let rows = contrail_redrive::list_local(&functions.store, limit)
+        .await
+        .map_err(|e| anyhow!("listing dead letters: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    for row in &rows {
+        let mut v = serde_json::to_value(&row.letter)?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("id".into(), row.id.into());
+        }
+        writeln!(out, "{v}")?;
+    }
+    eprintln!("{} dead letter(s)", rows.len());
+    Ok(())
+}
+
+async fn redrive(args: RedriveArgs) -> anyhow::Result<()> {
+    let settings = Settings::load(args.db.database_url)?;
+    let functions = open_migrated(&settings).await?;
+    let report = contrail_redrive::redrive_local(&functions.store, args.dry_run, args.max)
+        .await
+        .map_err(|e| anyhow!("redrive failed: {e}"))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

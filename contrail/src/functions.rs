@@ -1,0 +1,215 @@
+//! The four Lambda handlers, built once with the local configuration and called the way Lambda would:
+//! the same crates, the same `handle` functions, the same event types.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use contrail_ingest::msk::MskEvent;
+use contrail_redrive::{Invocation, Source};
+use contrail_shared::auth::{AuthConfig, KeySources, ScopeRules, Secret};
+use contrail_shared::config::{ConfigError, DbConfig, var};
+use contrail_shared::deadletter::DeadLetterSink;
+use contrail_shared::storage::Store;
+use lambda_http::{Body, Request, Response};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
+
+use crate::settings::{Settings, redact_url};
+
+/// What one ingest invocation reported, summed over batches by `replay`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    pub records: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub dead_lettered: u64,
+}
+
+impl IngestCounts {
+    pub fn add(&mut self, other: IngestCounts) {
+        self.records += other.records;
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+        self.dead_lettered += other.dead_lettered;
+    }
+}
+
+/// The authorizer's decision as API Gateway acts on it.
+#[derive(Debug, Clone)]
+pub enum AuthDecision {
+    /// The handler returned a policy: API Gateway evaluates it against each request's method ARN.
+    Policy { principal_id: Option<String>, policy: Value, context: serde_json::Map<String, Value> },
+    /// The handler failed with exactly `Unauthorized`: 401.
+    Unauthorized,
+    /// Any other failure: API Gateway answers 500.
+    Failed(String),
+}
+
+/// The handlers and the store they share.
+#[derive(Clone)]
+pub struct Functions {
+    pub store: Store,
+    ingest: Arc<contrail_ingest::State>,
+    query: Arc<contrail_query::State>,
+    authorizer: Arc<contrail_authorizer::State>,
+}
+
+impl Functions {
+    /// Opens the database (checking it answers) and builds every handler's state.
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        contrail_shared::telemetry::disable_metrics();
+        let store = open_store(&settings.database_url).await?;
+        let ingest = contrail_ingest::State::new(store.clone(), DeadLetterSink::Store(store.clone()));
+        let query = contrail_query::State::new(
+            store.clone(),
+            settings.cursor_secret.clone().into_bytes(),
+            &settings.allowed_origins.join(","),
+        )
+        .without_metrics();
+        let authorizer = contrail_authorizer::State::new(auth_config(settings)?)?;
+        Ok(Self { store, ingest: Arc::new(ingest), query: Arc::new(query), authorizer: Arc::new(authorizer) })
+    }
+
+    /// The ingest handler over one MSK event.
+    pub async fn ingest(&self, event: &MskEvent) -> anyhow::Result<IngestCounts> {
+        let summary = contrail_ingest::ingest(&self.ingest, event).await?;
+        Ok(IngestCounts {
+            records: summary.records,
+            stored: summary.stored,
+            duplicates: summary.duplicates,
+            dead_lettered: summary.dead_lettered,
+        })
+    }
+
+    /// The query handler over one API Gateway request.
+    pub async fn query(&self, request: Request) -> Response<Body> {
+        match contrail_query::handle(&self.query, request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The authorizer handler over one TOKEN authorizer event.
+    pub async fn authorize(&self, request: ApiGatewayCustomAuthorizerRequest) -> AuthDecision {
+        let event = LambdaEvent::new(request, Context::default());
+        match contrail_authorizer::handle(&self.authorizer, event).await {
+            Ok(response) => {
+                let value = serde_json::to_value(&response).unwrap_or(Value::Null);
+                AuthDecision::Policy {
+                    principal_id: value.get("principalId").and_then(Value::as_str).map(str::to_owned),
+                    policy: value.get("policyDocument").cloned().unwrap_or(Value::Null),
+                    context: value.get("context").and_then(Value::as_object).cloned().unwrap_or_default(),
+                }
+            }
+            Err(e) if e.to_string() == "Unauthorized" => AuthDecision::Unauthorized,
+            Err(e) => AuthDecision::Failed(e.to_string()),
+        }
+    }
+
+    /// Runs the named handler once on a raw event, as `sam local invoke` would; the response as JSON.
+    pub async fn invoke(&self, function: crate::cli::Function, event: &str) -> anyhow::Result<Value> {
+        use crate::cli::Function;
+        match function {
+            Function::Ingest => {
+                let event: MskEvent = serde_json::from_str(event).context("the event is not an MSK event")?;
+                let event = LambdaEvent::new(event, Context::default());
+                let summary = contrail_ingest::handle(&self.ingest, event).await?;
+                Ok(serde_json::to_value(summary)?)
+            }
+            Function::Query => {
+                let request =
+                    lambda_http::request::from_str(event).context("the event is not an API Gateway request")?;
+                let response = self.query(request).await;
+                Ok(proxy_response(response))
+            }
+            Function::Authorizer => {
+                let request: ApiGatewayCustomAuthorizerRequest =
+                    serde_json::from_str(event).context("the event is not a TOKEN authorizer request")?;
+                let event = LambdaEvent::new(request, Context::default());
+                let response =
+                    contrail_authorizer::handle(&self.authorizer, event).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok(serde_json::to_value(response)?)
+            }
+            Function::Redrive => {
+                let request: Value = serde_json::from_str(event).context("the event is not JSON")?;
+                // Locally the dead-letter queue is the store's table, unless a real queue is configured.
+                if var("DLQ_URL").is_none()
+                    && let Ok(Invocation::OnDemand(r)) = contrail_redrive::request::classify(request.clone())
+                    && r.source == Source::Dlq
+                {
+                    let report = contrail_redrive::redrive_local(&self.store, r.dry_run, r.limit()).await?;
+                    return Ok(serde_json::to_value(report)?);
+                }
+                let state = contrail_redrive::State::new(self.store.clone(), DeadLetterSink::Store(self.store.clone()));
+                Ok(contrail_redrive::handle(&state, request).await?)
+            }
+        }
+    }
+}
+
+/// A response as the Lambda proxy integration returns it to API Gateway.
+pub fn proxy_response(response: Response<Body>) -> Value {
+    let (parts, body) = response.into_parts();
+    let mut headers = serde_json::Map::new();
+    for (name, value) in &parts.headers {
+        headers.insert(name.as_str().to_owned(), Value::String(value.to_str().unwrap_or_default().to_owned()));
+    }
+    let (body, base64) = match body {
+        Body::Empty => (Value::Null, false),
+        Body::Text(t) => (Value::String(t), false),
+        Body::Binary(b) => (Value::String(contrail_shared::codec::encode_base64(b)), true),
+        _ => (Value::Null, false),
+    };
+    serde_json::json!({
+        "statusCode": parts.status.as_u16(),
+        "headers": headers,
+        "body": body,
+        "isBase64Encoded": base64,
+    })
+}
+
+/// Opens the store and proves it answers, with a one-line error when it does not.
+pub async fn open_store(url: &str) -> anyhow::Result<Store> {
+    let mut config = DbConfig::from_url(url);
+    config.max_connections = var("DB_MAX_CONNECTIONS").and_then(|v| v.parse().ok()).unwrap_or(8);
+    let store = Store::connect(&config)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", redact_url(url)))?;
+    store
+        .ping()
+        .await
+        .map_err(|e| anyhow::anyhow!("database {} is unreachable: {}", redact_url(url), root_cause(&e)))?;
+    Ok(store)
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// The authorizer's configuration: the local issuer, audience and keys, plus the optional variables
+/// the function reads in AWS.
+pub fn auth_config(settings: &Settings) -> anyhow::Result<AuthConfig> {
+    let keys = KeySources {
+        jwks_url: settings.jwks_url.as_deref().map(contrail_shared::auth::config::parse_jwks_url).transpose()?,
+        jwks_inline: None,
+        hs256_secret: settings.jwt_hs256_secret.as_ref().map(|s| Secret::new(s.clone().into_bytes())).transpose()?,
+    };
+    let mut config = AuthConfig::new(&settings.jwt_issuer, &settings.jwt_audience, keys);
+    if let Some(v) = var("JWT_LEEWAY_SECONDS") {
+        let secs = v.parse().map_err(|_| ConfigError::new("JWT_LEEWAY_SECONDS", "not a number"))?;
+        config.leeway = std::time::Duration::from_secs(secs);
+    }
+    if let Some(v) = var("JWT_ALGORITHMS") {
+        config.algorithms = Some(contrail_shared::auth::config::parse_algorithms(&v)?);
+    }
+    if let Some(v) = var("JWT_REQUIRED_SCOPES") {
+        config.scope_rules = ScopeRules::parse(&v).map_err(|m| ConfigError::new("JWT_REQUIRED_SCOPES", m))?;
+    }
+    config.validate()?;
+    Ok(config)
+}

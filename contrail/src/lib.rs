@@ -1,0 +1,21 @@
+//! Contrail's local stack: the pipeline's four Lambda handlers on one machine, driven the way AWS
+//! drives them.
+//!
+//! - [`cli`]: the command line (public interface) and [`commands`]: what each command does.
+//! - [`settings`]: configuration from the functions' environment variables, local defaults in `.contrail/`.
+//! - [`functions`]: the handlers, built once and called with Lambda's own event types.
+//! - [`gateway`]: the API Gateway-like front (TOKEN authorizer with a result cache, proxy events, CORS
+//!   preflights, the web board).
+//! - [`esm`]: the event source mapping: batching, MSK event shape, retry without advancing.
+//! - [`simulator`]: a realistic flight feed; [`kafka`]: a real broker as the source instead.
+//! - [`progress`]: the progress line of `replay`.
+
+pub mod cli;
+pub mod commands;
+pub mod esm;
+pub mod functions;
+pub mod gateway;
+pub mod kafka;
+pub mod progress;
+pub mod settings;
+pub mod simulator;

@@ -1,0 +1,244 @@
+//! Drives the built `contrail` binary as a user would: processes, real HTTP, real tokens.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_contrail");
+
+/// The variables the stack reads; cleared so the developer's shell cannot change a test.
+const ENV: &[&str] = &[
+    "DATABASE_URL",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_HS256_SECRET",
+    "JWKS_URL",
+    "CURSOR_SECRET",
+    "ALLOWED_ORIGINS",
+    "JWT_REQUIRED_SCOPES",
+    "JWT_ALGORITHMS",
+    "RUST_LOG",
+];
+
+/// A `contrail` command run in `dir`.
+pub fn contrail(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).stdin(Stdio::null());
+    for v in ENV {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
+/// Runs a command to completion.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    contrail(dir).args(args).output().expect("running contrail")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A token from `contrail token` in `dir`.
+pub fn token(dir: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["token"];
+    args.extend_from_slice(extra);
+    let out = run(dir, &args);
+    assert!(out.status.success(), "contrail token failed: {}", stderr(&out));
+    stdout(&out).trim().to_owned()
+}
+
+/// A running `contrail up`; killed when dropped.
+pub struct Stack {
+    pub child: Child,
+    pub base: String,
+    pub dev_token: Option<String>,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl Stack {
+    /// Starts `contrail up` on a free port with extra arguments and waits until `/health` answers 200.
+    pub fn start(dir: &Path, extra: &[&str]) -> Stack {
+        let port = contrail_testkit::free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = contrail(dir)
+            .args(["up", "--listen", &listen])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting contrail up");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let err_buf = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&err_buf);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut s) = sink.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(t) = line.trim().strip_prefix("dev token ")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(t.trim().to_owned());
+                }
+            }
+        });
+        let base = format!("http://{listen}");
+        let mut stack = Stack { child, base, dev_token: None, stderr: err_buf };
+        stack.dev_token = rx.recv_timeout(Duration::from_secs(60)).ok();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = stack.child.try_wait() {
+                panic!("contrail up exited with {status}: {}", stack.stderr_text());
+            }
+            if let Ok(r) = blocking_get(&format!("{}/health", stack.base), None)
+                && r.0 == 200
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "contrail up did not become healthy: {}", stack.stderr_text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        stack
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GET with a bearer token: (status, headers-less body as JSON or text).
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let (status, body) = blocking_get(&self.url(path), token).expect("request failed");
+        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    }
+
+    /// Stops the stack the way Ctrl-C does and waits for it to exit; returns its stderr.
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "contrail up exited with {status}: {}", self.stderr_text());
+                std::thread::sleep(Duration::from_millis(100));
+                return self.stderr_text();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("contrail up did not stop on Ctrl-C: {}", self.stderr_text());
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A GET on a fresh runtime (tests are synchronous): (status, body).
+pub fn blocking_get(url: &str, token: Option<&str>) -> Result<(u16, String), String> {
+    request("GET", url, token, &[])
+}
+
+/// Any request: (status, body).
+pub fn request(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Result<(u16, String), String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().map_err(|e| e.to_string())?;
+        let mut req = client.request(method.parse().map_err(|_| "bad method".to_owned())?, url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let mut hdrs = String::new();
+        for (k, v) in resp.headers() {
+            hdrs.push_str(&format!("{k}: {}\n", v.to_str().unwrap_or("")));
+        }
+        let body = resp.text().await.map_err(|e| e.to_string())?;
+        Ok((status, if method == "OPTIONS" || method == "HEAD" { hdrs } else { body }))
+    })
+}
+
+/// Polls until `check` returns `Some`, or panics after `secs`.
+pub fn eventually<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A temporary working directory for one test.
+pub fn workdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("contrail-e2e-").tempdir().expect("tempdir")
+}
+
+/// Known flight events: three flights over one day with a full life each, as JSON Lines.
+pub struct Fixture {
+    pub lines: Vec<String>,
+    pub flights: Vec<String>,
+    pub date: &'static str,
+}
+
+pub fn fixture() -> Fixture {
+    let date = "2026-11-20";
+    let mut lines = Vec::new();
+    let mut flights = Vec::new();
+    let specs = [("UA", "1545", "EWR", "SFO", 6u32), ("DL", "88", "ATL", "JFK", 9), ("BA", "117", "LHR", "JFK", 11)];
+    for (carrier, number, origin, dest, hour) in specs {
+        let id = format!("{carrier}{number}-{date}-{origin}");
+        let sd = format!("{date}T{hour:02}:00:00Z");
+        let sa = format!("{date}T{:02}:00:00Z", hour + 5);
+        for (i, status) in ["scheduled", "boarding", "departed", "airborne", "landed", "arrived"].iter().enumerate() {
+            let t = format!("{date}T{:02}:{:02}:00Z", hour - 1 + (i as u32 * 50) / 60, (i as u32 * 50) % 60);
+            let actual_dep = if i >= 2 { format!("\"{date}T{hour:02}:07:00Z\"") } else { "null".into() };
+            let actual_arr = if i >= 5 { format!("\"{date}T{:02}:12:00Z\"", hour + 5) } else { "null".into() };
+            lines.push(format!(
+                r#"{{"schema_version":1,"event_id":"e2e-{id}-{i}","event_time":"{t}","carrier":"{carrier}","number":"{number}","date":"{date}","origin":"{origin}","destination":"{dest}","status":"{status}","scheduled_departure":"{sd}","scheduled_arrival":"{sa}","actual_departure":{actual_dep},"actual_arrival":{actual_arr},"gate":"B{i}","terminal":"B"}}"#
+            ));
+        }
+        flights.push(id);
+    }
+    Fixture { lines, flights, date }
+}
+
+/// Writes lines to a file in `dir`.
+pub fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").expect("writing fixture");
+    path
+}

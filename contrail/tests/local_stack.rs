@@ -1,0 +1,247 @@
+//! End-to-end: the `contrail` binary on SQLite and on a real PostgreSQL, fed by the simulator and by
+//! `replay`, read over real HTTP with real tokens.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+fn items(v: &Value) -> &Vec<Value> {
+    v["items"].as_array().unwrap_or_else(|| panic!("no items in {v}"))
+}
+
+#[test]
+fn up_on_default_sqlite_serves_simulated_flights_to_a_minted_token() {
+    let dir = workdir();
+    let stack = Stack::start(dir.path(), &["--rate", "3000", "--seed", "42", "--batch-window", "100"]);
+    let token = stack.dev_token.clone().expect("up prints a dev token");
+
+    let page = eventually(60, "simulated flights", || {
+        let (status, body) = stack.get("/flights?limit=20", Some(&token));
+        (status == 200 && items(&body).len() == 20).then_some(body)
+    });
+    let flight = &items(&page)[0];
+    let id = flight["flight_id"].as_str().unwrap();
+    for field in ["carrier", "origin", "destination", "status", "scheduled_departure", "updated_at"] {
+        assert!(!flight[field].is_null(), "{field} missing in {flight}");
+    }
+    let (status, one) = stack.get(&format!("/flights/{id}"), Some(&token));
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["flight_id"], id);
+    let (status, history) = stack.get(&format!("/flights/{id}/events"), Some(&token));
+    assert_eq!(status, 200, "{history}");
+    assert!(!items(&history).is_empty());
+    let date = flight["date"].as_str().unwrap();
+    let (status, stats) = stack.get(&format!("/stats?date={date}"), Some(&token));
+    assert_eq!(status, 200, "{stats}");
+    assert!(stats["flights"].as_u64().unwrap() >= 1);
+
+    // A token from `contrail token` in the same directory works too: the secret was generated once.
+    let minted = token_in(dir.path());
+    assert_eq!(stack.get("/flights?limit=1", Some(&minted)).0, 200);
+
+    // The simulator's poison records were dead-lettered, not dropped.
+    let log = eventually(60, "dead letters", || {
+        let out = run(dir.path(), &["dlq", "list"]);
+        let text = stdout(&out);
+        (out.status.success() && !text.trim().is_empty()).then_some(text)
+    });
+    let letter: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(letter["kind"], "contrail.dead-letter/v1");
+
+    let closing = stack.stop();
+    assert!(closing.contains("fed "), "no closing summary: {closing}");
+    assert_secret_files_are_private(dir.path());
+}
+
+fn token_in(dir: &Path) -> String {
+    token(dir, &[])
+}
+
+#[cfg(unix)]
+fn assert_secret_files_are_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    for name in ["jwt-hs256.secret", "cursor.secret"] {
+        let meta = std::fs::metadata(dir.join(".contrail").join(name)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+    }
+    assert!(dir.join(".contrail/contrail.db").is_file());
+}
+
+#[cfg(not(unix))]
+fn assert_secret_files_are_private(_: &Path) {}
+
+#[test]
+fn the_front_answers_401_and_403_like_api_gateway() {
+    let dir = workdir();
+    let stack = Stack::start(dir.path(), &["--no-simulate"]);
+
+    let (status, body) = stack.get("/flights", None);
+    assert_eq!((status, body.clone()), (401, serde_json::json!({"message": "Unauthorized"})), "{body}");
+    let (status, _) = stack.get("/flights", Some("not-a-jwt"));
+    assert_eq!(status, 401);
+
+    let other_audience = {
+        let out = contrail(dir.path()).args(["token"]).env("JWT_AUDIENCE", "someone-else").output().unwrap();
+        stdout(&out).trim().to_owned()
+    };
+    assert_eq!(stack.get("/flights", Some(&other_audience)).0, 401);
+
+    let no_scope = token(dir.path(), &["--scope", "profile"]);
+    let (status, body) = stack.get("/flights", Some(&no_scope));
+    assert_eq!(status, 403, "{body}");
+    assert!(body.is_object(), "403 is JSON: {body}");
+
+    let good = token(dir.path(), &["--sub", "alice"]);
+    assert_eq!(stack.get("/flights", Some(&good)).0, 200);
+    // The same token again is served from the authorizer result cache, on another route.
+    assert_eq!(stack.get("/stats?date=2026-11-20", Some(&good)).0, 200);
+    let (status, body) = stack.get("/nowhere", Some(&good));
+    assert_eq!(status, 404);
+    assert!(body["error"]["code"].is_string(), "{body}");
+
+    let (status, body) = stack.get("/health", None);
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "ok");
+}
+
+#[test]
+fn cors_preflight_and_the_web_board_need_no_token() {
+    let dir = workdir();
+    let stack = Stack::start(dir.path(), &["--no-simulate"]);
+    let (status, headers) = request(
+        "OPTIONS",
+        &stack.url("/flights"),
+        None,
+        &[("Origin", "https://board.example"), ("Access-Control-Request-Method", "GET")],
+    )
+    .unwrap();
+    assert!((200..300).contains(&status), "{status} {headers}");
+    assert!(headers.to_ascii_lowercase().contains("access-control-allow-origin"), "{headers}");
+
+    let (status, config) = blocking_get(&stack.url("/config.js"), None).unwrap();
+    assert_eq!(status, 200);
+    let token = stack.dev_token.clone().unwrap();
+    assert!(config.contains("window.CONTRAIL_CONFIG") && config.contains(&token), "{config}");
+    let (status, page) = blocking_get(&stack.url("/"), None).unwrap();
+    assert_eq!(status, 200);
+    assert!(page.to_ascii_lowercase().contains("<html"), "{page}");
+}
+
+#[test]
+fn replay_into_postgres_then_up_serves_exactly_the_replayed_flights() {
+    let Some(url) = contrail_testkit::postgres::fresh_database() else { return };
+    let dir = workdir();
+    let fx = fixture();
+    let mut lines = fx.lines.clone();
+    lines.push(fx.lines[2].clone());
+    lines.push(r#"{"schema_version":1,"event_id":"bad","carrier":"u1"}"#.to_owned());
+    lines.push("this is not json".to_owned());
+    let file = write_lines(dir.path(), "events.jsonl", &lines);
+
+    let out = run(dir.path(), &["replay", file.to_str().unwrap(), "--database-url", &url, "--batch-size", "7"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(summary["records"], lines.len());
+    assert_eq!(summary["stored"], fx.lines.len());
+    assert_eq!(summary["duplicates"], 1);
+    assert_eq!(summary["dead_lettered"], 2);
+    assert!(stderr(&out).contains("replay"), "progress on stderr: {}", stderr(&out));
+
+    let again = run(dir.path(), &["replay", file.to_str().unwrap(), "--database-url", &url]);
+    let again: Value = serde_json::from_str(stdout(&again).trim()).unwrap();
+    assert_eq!(again["stored"], 0, "a replay stores nothing new: {again}");
+
+    let stack = Stack::start(dir.path(), &["--no-simulate", "--database-url", &url]);
+    let token = stack.dev_token.clone().unwrap();
+    let (status, page) = stack.get(&format!("/flights?date={}&limit=50", fx.date), Some(&token));
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<&str> = items(&page).iter().map(|f| f["flight_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, fx.flights.iter().map(String::as_str).collect::<Vec<_>>());
+    for f in items(&page) {
+        assert_eq!(f["status"], "arrived");
+        assert_eq!(f["departure_delay_minutes"].as_f64(), Some(7.0));
+    }
+    let (_, history) = stack.get(&format!("/flights/{}/events", fx.flights[0]), Some(&token));
+    assert_eq!(items(&history).len(), 6);
+    drop(stack);
+
+    let letters = run(dir.path(), &["dlq", "list", "--database-url", &url]);
+    assert_eq!(stdout(&letters).lines().count(), 4, "two poison lines, replayed twice at new offsets");
+    let report = run(dir.path(), &["redrive", "--dry-run", "--database-url", &url]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    let report: Value = serde_json::from_str(&stdout(&report)).unwrap();
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["replayed"], 0);
+    assert_eq!(report["still_failing"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn up_on_postgres_ingests_the_simulator_feed() {
+    let Some(url) = contrail_testkit::postgres::fresh_database() else { return };
+    let dir = workdir();
+    let stack = Stack::start(dir.path(), &["--database-url", &url, "--rate", "2000", "--batch-window", "100"]);
+    let token = stack.dev_token.clone().unwrap();
+    let page = eventually(60, "flights in PostgreSQL", || {
+        let (status, body) = stack.get("/flights?limit=5", Some(&token));
+        (status == 200 && items(&body).len() == 5).then_some(body)
+    });
+    let id = items(&page)[0]["flight_id"].as_str().unwrap().to_owned();
+    assert_eq!(stack.get(&format!("/flights/{id}"), Some(&token)).0, 200);
+    let closing = stack.stop();
+    assert!(closing.contains("fed "), "{closing}");
+    assert!(!dir.path().join(".contrail/contrail.db").exists(), "PostgreSQL runs create no SQLite file");
+}
+
+#[test]
+fn a_taken_port_is_a_one_line_error() {
+    let dir = workdir();
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    let out = run(dir.path(), &["up", "--no-simulate", "--listen", &addr]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: cannot listen on") && err.contains("taken"), "{err}");
+}
+
+#[test]
+fn an_unreachable_database_is_a_one_line_error() {
+    let dir = workdir();
+    let port = contrail_testkit::free_port();
+    let out = run(dir.path(), &["migrate", "--database-url", &format!("postgres://nobody@127.0.0.1:{port}/none")]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: database") && err.contains("unreachable"), "{err}");
+}
+
+#[test]
+fn migrate_creates_the_local_database_and_reports_it() {
+    let dir = workdir();
+    let out = run(dir.path(), &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("sqlite://.contrail/contrail.db"));
+    assert!(dir.path().join(".contrail/contrail.db").is_file());
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = workdir();
+    for cmd in [
+        vec!["--help"],
+        vec!["up", "--help"],
+        vec!["invoke", "--help"],
+        vec!["token", "--help"],
+        vec!["replay", "--help"],
+        vec!["migrate", "--help"],
+        vec!["dlq", "list", "--help"],
+        vec!["redrive", "--help"],
+    ] {
+        let out = run(dir.path(), &cmd);
+        assert!(out.status.success(), "{cmd:?}");
+        assert!(stdout(&out).contains("Usage:"), "{cmd:?}");
+    }
+}
