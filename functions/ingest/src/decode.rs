@@ -54,9 +54,10 @@ pub fn decode_batch(event: &MskEvent, now: DateTime<Utc>) -> DecodedBatch {
     batch
 }
 
-/// How long the oldest record waited between its Kafka timestamp and `now`; `None` without timestamps.
+/// How long the oldest record waited between its Kafka timestamp and `now`; `None` without timestamps
+/// (0 and -1 both mean a producer set none).
 pub fn max_record_age_ms(event: &MskEvent, now: DateTime<Utc>) -> Option<i64> {
-    let oldest = event.iter_records().map(|r| r.timestamp).filter(|t| *t >= 0).min()?;
+    let oldest = event.iter_records().map(|r| r.timestamp).filter(|t| *t > 0).min()?;
     Some((now.timestamp_millis() - oldest).max(0))
 }
 

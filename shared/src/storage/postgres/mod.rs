@@ -22,6 +22,9 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// A token is renewed once it is this old: well inside its 15 minutes, so a connection opened late in an
 /// invocation still logs in.
+/// How long a pooled connection may sit idle before it is checked with a ping on its next use.
+const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(1);
+
 const TOKEN_REFRESH_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// The PostgreSQL engine; clones share the pool.
@@ -66,7 +69,17 @@ impl PgStore {
             .max_connections(config.max_connections.max(1))
             .min_connections(0)
             .acquire_timeout(config.connect_timeout)
-            .test_before_acquire(true)
+            // Ping only a connection that sat idle (a Lambda environment thawed after a freeze, a server that
+            // may have gone away); a connection in steady use is known good, and the ping is a round trip.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         Ok(Self { pool, iam, partitions: Arc::new(Mutex::new(HashSet::new())) })
     }
