@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Datelike, Months, TimeZone, Utc};
 use contrail_shared::config::{DbConfig, parse_var, var};
-use contrail_shared::deadletter::{DEFAULT_MAX_MESSAGE_BYTES, DeadLetterSink, SqsDeadLetters};
+use contrail_shared::deadletter::{DeadLetterSink, SqsDeadLetters};
 use contrail_shared::storage::Store;
 
 use crate::IngestError;
@@ -34,11 +34,8 @@ impl State {
         }
         let dead_letters = match var("DLQ_URL") {
             Some(queue_url) => {
-                let max_bytes = parse_var("DLQ_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)?;
                 let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                let sink =
-                    SqsDeadLetters::new(aws_sdk_sqs::Client::new(&sdk), queue_url).with_max_message_bytes(max_bytes);
-                DeadLetterSink::Sqs(sink)
+                DeadLetterSink::Sqs(SqsDeadLetters::from_env(aws_sdk_sqs::Client::new(&sdk), queue_url)?)
             }
             None => DeadLetterSink::Store(store.clone()),
         };

@@ -65,7 +65,7 @@ impl State {
         self
     }
 
-    /// Reads the database settings (see `DbConfig::from_env`), `DLQ_URL`, `FAILURE_BUCKET` and
+    /// Reads the database settings (see `DbConfig::from_env`), `DLQ_URL`, `DLQ_MAX_MESSAGE_BYTES`, `FAILURE_BUCKET` and
     /// `S3_FORCE_PATH_STYLE`; AWS clients come from the default credential and region chain. Dead
     /// letters go to the queue when there is one, to the store's table otherwise.
     pub async fn from_env() -> Result<Self, RedriveError> {
@@ -78,7 +78,7 @@ impl State {
         let mut state = Self::new(store.clone(), DeadLetterSink::Store(store));
         if let Some(url) = var("DLQ_URL") {
             let client = aws_sdk_sqs::Client::new(&aws);
-            state.dead_letters = DeadLetterSink::Sqs(SqsDeadLetters::new(client.clone(), url.clone()));
+            state.dead_letters = DeadLetterSink::Sqs(SqsDeadLetters::from_env(client.clone(), url.clone())?);
             state = state.with_dlq(DeadLetterQueue::new(client, url));
         }
         if let Some(bucket) = var("FAILURE_BUCKET") {

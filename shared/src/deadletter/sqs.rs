@@ -10,6 +10,7 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 use super::{DeadLetter, DeadLetterError};
+use crate::config::{ConfigError, parse_var};
 
 /// The SQS limit on one message and on one `SendMessageBatch` call: 1 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -40,6 +41,13 @@ impl SqsDeadLetters {
             attempts: DEFAULT_ATTEMPTS,
             base_delay: DEFAULT_BASE_DELAY,
         }
+    }
+
+    /// A sink for `queue_url` with the byte limit from `DLQ_MAX_MESSAGE_BYTES` (default: the SQS maximum).
+    /// Every function that dead-letters builds its sink here, so all of them split letters alike.
+    pub fn from_env(client: Client, queue_url: impl Into<String>) -> Result<Self, ConfigError> {
+        let max_bytes = parse_var("DLQ_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)?;
+        Ok(Self::new(client, queue_url).with_max_message_bytes(max_bytes))
     }
 
     /// Sets the message (and batch) byte limit, for queues configured below the SQS maximum.
