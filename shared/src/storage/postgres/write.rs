@@ -10,18 +10,20 @@ use crate::domain::{FlightId, Snapshot};
 use crate::storage::batch::{distinct_events, newest_per_flight};
 use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome};
 
-/// History rows whose `event_id` is stored in no partition yet (the primary key has to include the partition
-/// key, so it alone cannot see an id stored under another time). `OFFSET 0` keeps the probe a per-row index
-/// lookup whatever the statistics say (never a hash join over a whole partition). No `ON CONFLICT`: the probe
-/// already covers the target partition and the speculative insert cost ~30% more; a concurrent writer of the
-/// same row makes this fail with a unique violation instead, and the batch is retried (see `write_snapshots`).
+/// The `event_id`s of a batch already stored in any partition. The primary key has to include the partition
+/// key, so it alone cannot see an id stored under another time. One array probe per partition index, not a
+/// correlated sub-query per row: the latter re-runs executor setup for every row and every partition, and cost
+/// more than the insert itself once a year of monthly partitions is kept.
+const STORED_EVENT_IDS: &str = "SELECT event_id FROM flight_events WHERE event_id = ANY($1::text[])";
+
+/// The batch's new history rows. No `ON CONFLICT`: `STORED_EVENT_IDS` already filtered them, and a concurrent
+/// writer of the same row makes this fail with a unique violation instead, so the batch is retried (see
+/// `write_snapshots`).
 const INSERT_HISTORY: &str = r#"
 INSERT INTO flight_events (event_id, event_time, flight_id, removed, payload)
 SELECT b.event_id, b.event_time, b.flight_id, b.removed, b.payload::json
 FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::bool[], $5::text[])
     AS b(event_id, event_time, flight_id, removed, payload)
-WHERE NOT EXISTS (SELECT 1 FROM flight_events e WHERE e.event_id = b.event_id COLLATE "C" OFFSET 0)
-RETURNING event_id
 "#;
 
 /// Current state, newest `(event_time, event_id)` wins. A removal marks the row removed and takes the
@@ -108,25 +110,30 @@ impl PgStore {
 
     /// Writes distinct events (sorted by id) in one transaction; returns how many were new.
     async fn write_rows(&self, rows: &[&Snapshot]) -> Result<u64, StoreError> {
-        let history = HistoryColumns::new(rows);
+        let ids: Vec<&str> = rows.iter().map(|s| s.event_id()).collect();
         let mut tx = self.pool.begin().await?;
-        let inserted: Vec<String> = sqlx::query_scalar(INSERT_HISTORY)
-            .bind(&history.event_id)
-            .bind(&history.event_time)
-            .bind(&history.flight_id)
-            .bind(&history.removed)
-            .bind(&history.payload)
-            .fetch_all(&mut *tx)
-            .await?;
-        drop(history);
+        let stored: HashSet<String> =
+            sqlx::query_scalar(STORED_EVENT_IDS).bind(&ids).fetch_all(&mut *tx).await?.into_iter().collect();
+        drop(ids);
+        let new: Vec<&Snapshot> = if stored.is_empty() {
+            rows.to_vec()
+        } else {
+            rows.iter().copied().filter(|s| !stored.contains(s.event_id())).collect()
+        };
+        if !new.is_empty() {
+            let history = HistoryColumns::new(&new);
+            sqlx::query(INSERT_HISTORY)
+                .bind(&history.event_id)
+                .bind(&history.event_time)
+                .bind(&history.flight_id)
+                .bind(&history.removed)
+                .bind(&history.payload)
+                .execute(&mut *tx)
+                .await?;
+        }
 
         // Only new events move current state: a duplicate changes nothing, whatever it carries.
-        let winners = if inserted.len() == rows.len() {
-            newest_per_flight(rows.iter().copied())
-        } else {
-            let new: HashSet<&str> = inserted.iter().map(String::as_str).collect();
-            newest_per_flight(rows.iter().copied().filter(|s| new.contains(s.event_id())))
-        };
+        let winners = newest_per_flight(new.iter().copied());
         if !winners.is_empty() {
             let s = StateColumns::new(&winners);
             sqlx::query(UPSERT_STATE)
@@ -156,7 +163,7 @@ impl PgStore {
                 .await?;
         }
         tx.commit().await?;
-        Ok(inserted.len() as u64)
+        Ok(new.len() as u64)
     }
 
     /// Creates the month partitions the rows need, in its own short transaction (the DDL takes a strong
