@@ -25,7 +25,8 @@ pub enum Freshness {
 /// A successful answer: a JSON body and how long it may be cached.
 #[derive(Debug)]
 pub struct Reply {
-    pub body: Vec<u8>,
+    /// JSON text (a `String`, so the response takes it without re-checking its UTF-8).
+    pub body: String,
     pub freshness: Freshness,
 }
 
@@ -54,7 +55,7 @@ async fn health(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
         tracing::warn!(error = %e, "health check failed");
         ApiError::new(ErrorCode::DatabaseUnavailable, "the database is not answering")
     })?;
-    Ok(Reply { body: br#"{"status":"ok"}"#.to_vec(), freshness: Freshness::NoStore })
+    Ok(Reply { body: r#"{"status":"ok"}"#.to_owned(), freshness: Freshness::NoStore })
 }
 
 async fn flights(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
@@ -185,8 +186,8 @@ fn parse_flight_id(id: &str) -> Result<FlightId, ApiError> {
     FlightId::parse(id).map_err(|e| ApiError::invalid("flight_id", e))
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(value).map_err(|e| {
+fn to_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| {
         tracing::error!(error = %e, "response serialization failed");
         ApiError::new(ErrorCode::Internal, "internal error")
     })

@@ -20,7 +20,7 @@ const NO_STORE: &str = "no-store";
 
 /// A `200` with its ETag, or a bodiless `304` when the client already holds this exact body.
 pub fn success(reply: Reply, request_headers: &HeaderMap) -> Response<Body> {
-    let etag = etag(&reply.body);
+    let etag = etag(reply.body.as_bytes());
     let cache = match reply.freshness {
         Freshness::Short => SHORT_CACHE,
         Freshness::NoStore => NO_STORE,
@@ -36,7 +36,7 @@ pub fn success(reply: Reply, request_headers: &HeaderMap) -> Response<Body> {
         Body::Empty
     } else {
         builder = builder.status(StatusCode::OK).header(CONTENT_TYPE, JSON);
-        Body::Text(String::from_utf8(reply.body).unwrap_or_default())
+        Body::Text(reply.body)
     };
     builder.body(body).unwrap_or_else(|_| fallback())
 }
