@@ -10,6 +10,7 @@ mod batch;
 mod error;
 mod model;
 mod postgres;
+mod sql;
 mod sqlite;
 
 use chrono::{DateTime, Utc};

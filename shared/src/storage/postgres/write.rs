@@ -1,6 +1,7 @@
 //! Batch writes on PostgreSQL: a whole batch in a few array-bound statements (UNNEST), one transaction.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
@@ -8,6 +9,7 @@ use super::PgStore;
 use crate::deadletter::DeadLetter;
 use crate::domain::{FlightId, Snapshot};
 use crate::storage::batch::{distinct_events, newest_per_flight};
+use crate::storage::sql::state_conflict_clause;
 use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome};
 
 /// The `event_id`s of a batch already stored in any partition. The primary key has to include the partition
@@ -26,9 +28,8 @@ FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::bool[], $5::text[])
     AS b(event_id, event_time, flight_id, removed, payload)
 "#;
 
-/// Current state, newest `(event_time, event_id)` wins. A removal marks the row removed and takes the
-/// removal's order key (so older snapshots cannot resurrect it) but keeps the last known details.
-const UPSERT_STATE: &str = r#"
+/// The insert half of the state upsert; the conflict clause is shared with the other engine.
+const INSERT_STATE: &str = r#"
 INSERT INTO flights AS f (
     flight_id, carrier, number, date, origin, destination, status,
     scheduled_departure, scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, actual_arrival,
@@ -43,32 +44,10 @@ FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text
     $20::timestamptz[], $21::text[], $22::bool[])
     AS u(flight_id, carrier, number, date, origin, destination, status, sd, sa, ed, ea, ad, aa, dep_delay, arr_delay,
          tail, gate, terminal, position, event_time, event_id, removed)
-ON CONFLICT (flight_id) DO UPDATE SET
-    carrier = CASE WHEN EXCLUDED.removed THEN f.carrier ELSE EXCLUDED.carrier END,
-    number = CASE WHEN EXCLUDED.removed THEN f.number ELSE EXCLUDED.number END,
-    date = CASE WHEN EXCLUDED.removed THEN f.date ELSE EXCLUDED.date END,
-    origin = CASE WHEN EXCLUDED.removed THEN f.origin ELSE EXCLUDED.origin END,
-    destination = CASE WHEN EXCLUDED.removed THEN f.destination ELSE EXCLUDED.destination END,
-    status = CASE WHEN EXCLUDED.removed THEN f.status ELSE EXCLUDED.status END,
-    scheduled_departure = CASE WHEN EXCLUDED.removed THEN f.scheduled_departure ELSE EXCLUDED.scheduled_departure END,
-    scheduled_arrival = CASE WHEN EXCLUDED.removed THEN f.scheduled_arrival ELSE EXCLUDED.scheduled_arrival END,
-    estimated_departure = CASE WHEN EXCLUDED.removed THEN f.estimated_departure ELSE EXCLUDED.estimated_departure END,
-    estimated_arrival = CASE WHEN EXCLUDED.removed THEN f.estimated_arrival ELSE EXCLUDED.estimated_arrival END,
-    actual_departure = CASE WHEN EXCLUDED.removed THEN f.actual_departure ELSE EXCLUDED.actual_departure END,
-    actual_arrival = CASE WHEN EXCLUDED.removed THEN f.actual_arrival ELSE EXCLUDED.actual_arrival END,
-    departure_delay_minutes =
-        CASE WHEN EXCLUDED.removed THEN f.departure_delay_minutes ELSE EXCLUDED.departure_delay_minutes END,
-    arrival_delay_minutes =
-        CASE WHEN EXCLUDED.removed THEN f.arrival_delay_minutes ELSE EXCLUDED.arrival_delay_minutes END,
-    tail_number = CASE WHEN EXCLUDED.removed THEN f.tail_number ELSE EXCLUDED.tail_number END,
-    gate = CASE WHEN EXCLUDED.removed THEN f.gate ELSE EXCLUDED.gate END,
-    terminal = CASE WHEN EXCLUDED.removed THEN f.terminal ELSE EXCLUDED.terminal END,
-    position = CASE WHEN EXCLUDED.removed THEN f.position ELSE EXCLUDED.position END,
-    event_time = EXCLUDED.event_time,
-    event_id = EXCLUDED.event_id,
-    removed = EXCLUDED.removed
-WHERE (f.event_time, f.event_id) < (EXCLUDED.event_time, EXCLUDED.event_id)
 "#;
+
+/// Current state, newest `(event_time, event_id)` wins (see `state_conflict_clause`).
+static UPSERT_STATE: LazyLock<String> = LazyLock::new(|| format!("{INSERT_STATE}{}", state_conflict_clause("f")));
 
 const INSERT_DEAD_LETTERS: &str = r#"
 INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, reason, letter, dead_lettered_at)
@@ -136,7 +115,7 @@ impl PgStore {
         let winners = newest_per_flight(new.iter().copied());
         if !winners.is_empty() {
             let s = StateColumns::new(&winners);
-            sqlx::query(UPSERT_STATE)
+            sqlx::query(UPSERT_STATE.as_str())
                 .bind(&s.flight_id)
                 .bind(&s.carrier)
                 .bind(&s.number)

@@ -10,6 +10,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use super::SqliteStore;
 use crate::domain::{FlightId, FlightStatus, Position};
 use crate::storage::model::StatsAccumulator;
+use crate::storage::sql::push_equals;
 use crate::storage::{
     BoardFilter, BoardKind, Flight, FlightFilter, HistoryEntry, Keyset, Stats, StatsFilter, StoreError,
 };
@@ -34,15 +35,14 @@ impl SqliteStore {
         limit: u32,
     ) -> Result<Vec<Flight>, StoreError> {
         let mut q = QueryBuilder::<Sqlite>::new(FLIGHT_COLUMNS);
-        if let Some(c) = &filter.carrier {
-            q.push(" AND carrier = ").push_bind(c.as_str().to_owned());
-        }
-        if let Some(o) = &filter.origin {
-            q.push(" AND origin = ").push_bind(o.as_str().to_owned());
-        }
-        if let Some(d) = &filter.destination {
-            q.push(" AND destination = ").push_bind(d.as_str().to_owned());
-        }
+        push_equals(
+            &mut q,
+            &[
+                ("carrier", filter.carrier.as_ref().map(|c| c.as_str())),
+                ("origin", filter.origin.as_ref().map(|o| o.as_str())),
+                ("destination", filter.destination.as_ref().map(|d| d.as_str())),
+            ],
+        );
         if let Some(date) = filter.date {
             q.push(" AND date = ").push_bind(date_text(date));
         }
@@ -71,9 +71,7 @@ impl SqliteStore {
         let mut q = QueryBuilder::<Sqlite>::new(FLIGHT_COLUMNS);
         q.push(" AND date = ").push_bind(date_text(filter.date));
         q.push(airport_column).push_bind(filter.airport.as_str().to_owned());
-        if let Some(c) = &filter.carrier {
-            q.push(" AND carrier = ").push_bind(c.as_str().to_owned());
-        }
+        push_equals(&mut q, &[("carrier", filter.carrier.as_ref().map(|c| c.as_str()))]);
         push_statuses(&mut q, &filter.statuses);
         push_page(&mut q, time_column, "flight_id", after, limit);
         let rows = q.build().fetch_all(&self.pool).await?;
@@ -122,15 +120,14 @@ impl SqliteStore {
              FROM flights WHERE removed = 0 AND date = ",
         );
         q.push_bind(date_text(filter.date));
-        if let Some(o) = &filter.origin {
-            q.push(" AND origin = ").push_bind(o.as_str().to_owned());
-        }
-        if let Some(d) = &filter.destination {
-            q.push(" AND destination = ").push_bind(d.as_str().to_owned());
-        }
-        if let Some(c) = &filter.carrier {
-            q.push(" AND carrier = ").push_bind(c.as_str().to_owned());
-        }
+        push_equals(
+            &mut q,
+            &[
+                ("origin", filter.origin.as_ref().map(|o| o.as_str())),
+                ("destination", filter.destination.as_ref().map(|d| d.as_str())),
+                ("carrier", filter.carrier.as_ref().map(|c| c.as_str())),
+            ],
+        );
         q.push(" GROUP BY status");
         let rows = q.build().fetch_all(&self.pool).await?;
         let mut acc = StatsAccumulator::default();

@@ -3,6 +3,7 @@
 //! Times are integer microseconds since the epoch, dates `YYYY-MM-DD` text (see the migration).
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 
@@ -10,46 +11,25 @@ use super::SqliteStore;
 use crate::deadletter::DeadLetter;
 use crate::domain::Snapshot;
 use crate::storage::batch::{distinct_events, newest_per_flight};
+use crate::storage::sql::state_conflict_clause;
 use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome};
 
 /// The primary key is `event_id` alone, so an id stored under any time is a duplicate.
 const INSERT_HISTORY: &str = "INSERT INTO flight_events (event_id, event_time, flight_id, removed, payload, received_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (event_id) DO NOTHING";
 
-/// Newest `(event_time, event_id)` wins; a removal keeps the last known details (see the PostgreSQL engine).
-const UPSERT_STATE: &str = r#"
+/// The insert half of the state upsert; the conflict clause is shared with the other engine.
+const INSERT_STATE: &str = r#"
 INSERT INTO flights (
     flight_id, carrier, number, date, origin, destination, status,
     scheduled_departure, scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, actual_arrival,
     departure_delay_minutes, arrival_delay_minutes, tail_number, gate, terminal, position,
     event_time, event_id, removed)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
-ON CONFLICT (flight_id) DO UPDATE SET
-    carrier = CASE WHEN excluded.removed THEN flights.carrier ELSE excluded.carrier END,
-    number = CASE WHEN excluded.removed THEN flights.number ELSE excluded.number END,
-    date = CASE WHEN excluded.removed THEN flights.date ELSE excluded.date END,
-    origin = CASE WHEN excluded.removed THEN flights.origin ELSE excluded.origin END,
-    destination = CASE WHEN excluded.removed THEN flights.destination ELSE excluded.destination END,
-    status = CASE WHEN excluded.removed THEN flights.status ELSE excluded.status END,
-    scheduled_departure = CASE WHEN excluded.removed THEN flights.scheduled_departure ELSE excluded.scheduled_departure END,
-    scheduled_arrival = CASE WHEN excluded.removed THEN flights.scheduled_arrival ELSE excluded.scheduled_arrival END,
-    estimated_departure = CASE WHEN excluded.removed THEN flights.estimated_departure ELSE excluded.estimated_departure END,
-    estimated_arrival = CASE WHEN excluded.removed THEN flights.estimated_arrival ELSE excluded.estimated_arrival END,
-    actual_departure = CASE WHEN excluded.removed THEN flights.actual_departure ELSE excluded.actual_departure END,
-    actual_arrival = CASE WHEN excluded.removed THEN flights.actual_arrival ELSE excluded.actual_arrival END,
-    departure_delay_minutes =
-        CASE WHEN excluded.removed THEN flights.departure_delay_minutes ELSE excluded.departure_delay_minutes END,
-    arrival_delay_minutes =
-        CASE WHEN excluded.removed THEN flights.arrival_delay_minutes ELSE excluded.arrival_delay_minutes END,
-    tail_number = CASE WHEN excluded.removed THEN flights.tail_number ELSE excluded.tail_number END,
-    gate = CASE WHEN excluded.removed THEN flights.gate ELSE excluded.gate END,
-    terminal = CASE WHEN excluded.removed THEN flights.terminal ELSE excluded.terminal END,
-    position = CASE WHEN excluded.removed THEN flights.position ELSE excluded.position END,
-    event_time = excluded.event_time,
-    event_id = excluded.event_id,
-    removed = excluded.removed
-WHERE (flights.event_time, flights.event_id) < (excluded.event_time, excluded.event_id)
 "#;
+
+/// Current state, newest `(event_time, event_id)` wins (see `state_conflict_clause`).
+static UPSERT_STATE: LazyLock<String> = LazyLock::new(|| format!("{INSERT_STATE}{}", state_conflict_clause("flights")));
 
 const INSERT_DEAD_LETTER: &str = "INSERT INTO dead_letters \
      (topic, kafka_partition, kafka_offset, reason, letter, dead_lettered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
@@ -88,7 +68,7 @@ impl SqliteStore {
         // Only new events move current state: a duplicate changes nothing, whatever it carries.
         let winners = newest_per_flight(rows.iter().copied().filter(|s| new.contains(s.event_id())));
         for (id, s) in &winners {
-            let q = sqlx::query(UPSERT_STATE).bind(id.as_str());
+            let q = sqlx::query(UPSERT_STATE.as_str()).bind(id.as_str());
             let (q, removed) = match s {
                 Snapshot::Event(e) => (
                     q.bind(e.carrier.as_str())
