@@ -52,6 +52,17 @@ pub enum SslMode {
 }
 
 impl SslMode {
+    /// The libpq name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+
     fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "disable" => Self::Disable,
@@ -61,6 +72,30 @@ impl SslMode {
             "verify-full" => Self::VerifyFull,
             _ => return None,
         })
+    }
+}
+
+/// Refuses a TLS mode weaker than `verify-full` for RDS IAM auth: the token is a password valid for 15
+/// minutes, and without host-name verification whoever sits on the path can take it. `allow_insecure`
+/// (`DB_ALLOW_INSECURE_TLS=true`) is the explicit escape hatch for test setups.
+pub fn check_iam_tls(mode: Option<SslMode>, allow_insecure: bool) -> Result<(), ConfigError> {
+    match mode {
+        Some(SslMode::VerifyFull) => Ok(()),
+        _ if allow_insecure => {
+            tracing::warn!(
+                ssl_mode = mode.map(SslMode::as_str).unwrap_or("(libpq default)"),
+                "DB_ALLOW_INSECURE_TLS=true: RDS IAM tokens may cross an unverified connection"
+            );
+            Ok(())
+        }
+        other => Err(ConfigError::new(
+            "DB_SSL_MODE",
+            format!(
+                "{} is weaker than verify-full, which DB_IAM_AUTH=true requires (an IAM token must never cross an \
+                 unverified connection); set DB_ALLOW_INSECURE_TLS=true to allow it anyway",
+                other.map(SslMode::as_str).unwrap_or("(unset)")
+            ),
+        )),
     }
 }
 
@@ -104,6 +139,7 @@ impl DbConfig {
 
     /// Reads `DATABASE_URL`, or `DB_HOST`/`DB_PORT`/`DB_NAME`/`DB_USER` with `DB_IAM_AUTH=true`, plus
     /// `DB_SSL_MODE`, `DB_CA_BUNDLE`, `DB_MAX_CONNECTIONS`, `DB_CONNECT_TIMEOUT_MS`, `DB_MIGRATE_ON_START`.
+    /// With IAM auth, a `DB_SSL_MODE` other than `verify-full` is refused unless `DB_ALLOW_INSECURE_TLS=true`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let iam = bool_var("DB_IAM_AUTH", false)?;
         let target = match (var("DATABASE_URL"), iam) {
@@ -134,6 +170,9 @@ impl DbConfig {
             None if iam => Some(SslMode::VerifyFull),
             None => None,
         };
+        if iam {
+            check_iam_tls(ssl_mode, bool_var("DB_ALLOW_INSECURE_TLS", false)?)?;
+        }
         Ok(Self {
             target,
             ssl_mode,
@@ -147,5 +186,22 @@ impl DbConfig {
     /// Whether this names the embedded SQLite engine.
     pub fn is_sqlite(&self) -> bool {
         matches!(&self.target, DbTarget::Url(u) if u.starts_with("sqlite:"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iam_auth_accepts_only_verify_full_unless_insecure_tls_is_allowed() {
+        assert_eq!(check_iam_tls(Some(SslMode::VerifyFull), false), Ok(()));
+        for weaker in [SslMode::Disable, SslMode::Prefer, SslMode::Require, SslMode::VerifyCa] {
+            let refused = check_iam_tls(Some(weaker), false).unwrap_err();
+            assert_eq!(refused.var, "DB_SSL_MODE");
+            assert!(refused.message.contains(weaker.as_str()), "{refused}");
+            assert!(refused.message.contains("DB_ALLOW_INSECURE_TLS"), "{refused}");
+            assert_eq!(check_iam_tls(Some(weaker), true), Ok(()));
+        }
     }
 }

@@ -30,8 +30,9 @@ const SET_BY_LAMBDA: &[&str] = &[
 ];
 
 /// Local alternatives the deployed stack replaces: `DATABASE_URL` by the `DB_*` IAM settings, `RUST_LOG`
-/// by the `LoggingConfig` level (`AWS_LAMBDA_LOG_LEVEL`).
-const LOCAL_ONLY: &[&str] = &["DATABASE_URL", "RUST_LOG"];
+/// by the `LoggingConfig` level (`AWS_LAMBDA_LOG_LEVEL`); `DB_ALLOW_INSECURE_TLS` is an escape hatch for
+/// test setups that the stack never sets (it always connects with `verify-full`).
+const LOCAL_ONLY: &[&str] = &["DATABASE_URL", "RUST_LOG", "DB_ALLOW_INSECURE_TLS"];
 
 #[test]
 fn every_function_is_built_from_a_workspace_binary_with_cargo_lambda() {
