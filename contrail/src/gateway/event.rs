@@ -19,6 +19,7 @@ pub fn resource_for(path: &str) -> (String, BTreeMap<String, String>) {
     let one = |name: &str, value: &str| BTreeMap::from([(name.to_owned(), percent_decode(value))]);
     match segments.as_slice() {
         ["health"] => ("/health".into(), BTreeMap::new()),
+        ["health", "ready"] => ("/health/ready".into(), BTreeMap::new()),
         ["flights"] => ("/flights".into(), BTreeMap::new()),
         ["stats"] => ("/stats".into(), BTreeMap::new()),
         ["flights", id] if !id.is_empty() => ("/flights/{flight_id}".into(), one("flight_id", id)),

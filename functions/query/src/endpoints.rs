@@ -18,7 +18,7 @@ use crate::route::Route;
 pub enum Freshness {
     /// Data that changes every few seconds: `private, max-age=5`.
     Short,
-    /// Never reuse (health).
+    /// Never reuse (health, readiness).
     NoStore,
 }
 
@@ -39,7 +39,8 @@ struct Page<'a, T> {
 /// Runs a GET on a matched route.
 pub async fn get(state: &State, route: Route<'_>, query: Option<&str>) -> Result<Reply, ApiError> {
     match route {
-        Route::Health => health(state, query).await,
+        Route::Health => health(query),
+        Route::Ready => ready(state, query).await,
         Route::Flights => flights(state, query).await,
         Route::Flight(id) => flight(state, id, query).await,
         Route::FlightEvents(id) => events(state, id, query).await,
@@ -48,11 +49,18 @@ pub async fn get(state: &State, route: Route<'_>, query: Option<&str>) -> Result
     }
 }
 
-async fn health(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
+/// Liveness: answers without touching the database, so anonymous calls cost no connection.
+fn health(query: Option<&str>) -> Result<Reply, ApiError> {
+    Params::parse(query, &[])?;
+    Ok(Reply { body: r#"{"status":"ok"}"#.to_owned(), freshness: Freshness::NoStore })
+}
+
+/// Readiness: the database answers a round trip.
+async fn ready(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
     Params::parse(query, &[])?;
     // Whatever the cause, a database that does not answer a ping makes the service unavailable.
     state.store.ping().await.map_err(|e| {
-        tracing::warn!(error = %e, "health check failed");
+        tracing::warn!(error = %e, "readiness check failed");
         ApiError::new(ErrorCode::DatabaseUnavailable, "the database is not answering")
     })?;
     Ok(Reply { body: r#"{"status":"ok"}"#.to_owned(), freshness: Freshness::NoStore })

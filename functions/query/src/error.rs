@@ -5,6 +5,9 @@ use serde_json::json;
 
 use contrail_shared::storage::StoreError;
 
+/// `Retry-After` on a `503 database_unavailable`, in seconds.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
 /// A stable, documented error code; clients branch on these, never on messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -50,6 +53,15 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::DatabaseUnavailable => "database_unavailable",
             Self::Internal => "internal_error",
+        }
+    }
+
+    /// The `Retry-After` seconds that go with the code: only for `database_unavailable`, long enough for a
+    /// restarting server or a Multi-AZ failover to make progress, short enough that a blip costs little.
+    pub fn retry_after(self) -> Option<&'static str> {
+        match self {
+            Self::DatabaseUnavailable => Some(RETRY_AFTER_SECONDS),
+            _ => None,
         }
     }
 

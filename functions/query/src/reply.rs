@@ -5,7 +5,7 @@ use http::StatusCode;
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderMap,
-    HeaderValue, IF_NONE_MATCH, VARY,
+    HeaderValue, IF_NONE_MATCH, RETRY_AFTER, VARY,
 };
 use lambda_http::{Body, Response};
 use sha2::{Digest, Sha256};
@@ -41,14 +41,14 @@ pub fn success(reply: Reply, request_headers: &HeaderMap) -> Response<Body> {
     builder.body(body).unwrap_or_else(|_| fallback())
 }
 
-/// The error object with the code's status; never cached.
+/// The error object with the code's status; never cached. A `503` says when to retry (`Retry-After`).
 pub fn error(e: &ApiError) -> Response<Body> {
-    Response::builder()
-        .status(e.code.status())
-        .header(CONTENT_TYPE, JSON)
-        .header(CACHE_CONTROL, NO_STORE)
-        .body(Body::Text(e.body()))
-        .unwrap_or_else(|_| fallback())
+    let mut builder =
+        Response::builder().status(e.code.status()).header(CONTENT_TYPE, JSON).header(CACHE_CONTROL, NO_STORE);
+    if let Some(seconds) = e.code.retry_after() {
+        builder = builder.header(RETRY_AFTER, seconds);
+    }
+    builder.body(Body::Text(e.body())).unwrap_or_else(|_| fallback())
 }
 
 /// The answer to an `OPTIONS` request on a route: the methods, and for an allowed origin the preflight grant.
@@ -68,7 +68,7 @@ pub fn add_cors(response: &mut Response<Body>, allow_origin: Option<HeaderValue>
     let headers = response.headers_mut();
     if let Some(origin) = allow_origin {
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("ETag"));
+        headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("ETag, Retry-After"));
     }
     if varies {
         headers.append(VARY, HeaderValue::from_static("Origin"));

@@ -5,7 +5,10 @@ use contrail_shared::storage::BoardKind;
 /// A matched route and the path segments it captured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
+    /// Liveness: the function answers; the database is not asked.
     Health,
+    /// Readiness: the database answers a round trip (behind the authorizer).
+    Ready,
     Flights,
     Flight(&'a str),
     FlightEvents(&'a str),
@@ -20,6 +23,7 @@ impl<'a> Route<'a> {
         let segments: Vec<&str> = rest.split('/').collect();
         Some(match segments.as_slice() {
             ["health"] => Self::Health,
+            ["health", "ready"] => Self::Ready,
             ["flights"] => Self::Flights,
             ["flights", id] if !id.is_empty() => Self::Flight(id),
             ["flights", id, "events"] if !id.is_empty() => Self::FlightEvents(id),
@@ -34,6 +38,7 @@ impl<'a> Route<'a> {
     pub fn template(&self) -> &'static str {
         match self {
             Self::Health => "/health",
+            Self::Ready => "/health/ready",
             Self::Flights => "/flights",
             Self::Flight(_) => "/flights/{flight_id}",
             Self::FlightEvents(_) => "/flights/{flight_id}/events",
@@ -51,12 +56,13 @@ mod tests {
     #[test]
     fn every_route_matches_its_own_shape_only() {
         assert_eq!(Route::parse("/health"), Some(Route::Health));
+        assert_eq!(Route::parse("/health/ready"), Some(Route::Ready));
         assert_eq!(Route::parse("/flights"), Some(Route::Flights));
         assert_eq!(Route::parse("/flights/X"), Some(Route::Flight("X")));
         assert_eq!(Route::parse("/flights/X/events"), Some(Route::FlightEvents("X")));
         assert_eq!(Route::parse("/airports/EWR/arrivals"), Some(Route::Board("EWR", BoardKind::Arrivals)));
         assert_eq!(Route::parse("/stats"), Some(Route::Stats));
-        for miss in ["", "/", "/flights/", "/flights//events", "/airports/EWR", "/stats/x", "health", "/prod/health"] {
+        for miss in ["", "/", "/flights/", "/flights//events", "/airports/EWR", "/stats/x", "health", "/prod/health", "/health/", "/health/ready/"] {
             assert_eq!(Route::parse(miss), None, "{miss}");
         }
     }

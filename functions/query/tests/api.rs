@@ -529,11 +529,13 @@ async fn head_answers_like_get_without_a_body() {
 }
 
 #[tokio::test]
-async fn health_is_ok_when_the_database_answers() {
+async fn health_and_readiness_are_ok_when_the_database_answers() {
     for db in engines().await {
-        let a = call(&state(&db.store), get("/health", &[])).await;
-        assert_eq!((a.status, a.json()), (200, json!({"status": "ok"})), "{}", db.name);
-        assert_eq!(a.header("cache-control"), Some("no-store"));
+        for path in ["/health", "/health/ready"] {
+            let a = call(&state(&db.store), get(path, &[])).await;
+            assert_eq!((a.status, a.json()), (200, json!({"status": "ok"})), "{} {path}", db.name);
+            assert_eq!(a.header("cache-control"), Some("no-store"));
+        }
     }
 }
 
@@ -545,14 +547,17 @@ async fn an_unreachable_database_is_a_503_database_unavailable_never_a_500() {
     config.connect_timeout = std::time::Duration::from_millis(500);
     let store = contrail_shared::storage::Store::connect(&config).await.expect("a lazy pool connects later");
     let state = state(&store);
+    let live = call(&state, get("/health", &[])).await;
+    assert_eq!((live.status, live.json()), (200, json!({"status": "ok"})), "liveness never asks the database");
     for (path, query) in [
-        ("/health", vec![]),
+        ("/health/ready", vec![]),
         ("/flights", vec![("origin", "EWR")]),
         ("/flights/UA100-2013-01-01-EWR", vec![]),
         ("/stats", vec![("date", "2013-01-01")]),
     ] {
         let a = call(&state, get(path, &query)).await;
         assert_eq!((a.status, a.error_code().as_str()), (503, "database_unavailable"), "{path}: {}", a.body);
+        assert_eq!(a.header("retry-after"), Some(contrail_query::error::RETRY_AFTER_SECONDS), "{path}");
         assert!(!a.body.contains("127.0.0.1"), "no connection detail leaks: {}", a.body);
     }
     let bad = call(&state, get("/flights", &[("limit", "0")])).await;

@@ -31,6 +31,11 @@ fn check(spec: &Value, template: &str, status: u16, answer: &Answer) {
         .get(status.to_string())
         .unwrap_or_else(|| panic!("{template} answered {status}, which the spec does not document: {}", answer.body));
     let response = deref(spec, response);
+    for (name, header) in response["headers"].as_object().into_iter().flatten() {
+        if header["required"] == true {
+            assert!(answer.header(name).is_some(), "{template} {status} lacks the required header {name}");
+        }
+    }
     if status == 304 {
         assert!(answer.body.is_empty());
         return;
@@ -57,6 +62,7 @@ fn the_spec_names_exactly_the_routes_and_error_codes_the_code_serves() {
     let paths: BTreeSet<&str> = spec["paths"].as_object().unwrap().keys().map(String::as_str).collect();
     let routes: BTreeSet<&str> = [
         "/health",
+        "/health/ready",
         "/flights",
         "/flights/{flight_id}",
         "/flights/{flight_id}/events",
@@ -83,6 +89,7 @@ fn the_spec_names_exactly_the_routes_and_error_codes_the_code_serves() {
     assert_eq!(documented, coded);
     assert_eq!(spec["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     assert_eq!(spec["paths"]["/health"]["get"]["security"], json!([]), "health needs no token");
+    assert!(spec["paths"]["/health/ready"]["get"].get("security").is_none(), "readiness needs the API's token");
 }
 
 /// A valid value for each documented query parameter.
@@ -185,7 +192,7 @@ async fn an_unavailable_database_answer_matches_the_spec() {
     config.connect_timeout = std::time::Duration::from_millis(300);
     let store = contrail_shared::storage::Store::connect(&config).await.unwrap();
     let state = state(&store);
-    for (template, path) in [("/health", "/health"), ("/flights", "/flights")] {
+    for (template, path) in [("/health/ready", "/health/ready"), ("/flights", "/flights")] {
         let a = call(&state, get(path, &[])).await;
         assert_eq!(a.status, 503);
         check(&spec, template, 503, &a);
