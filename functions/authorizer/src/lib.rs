@@ -1,8 +1,9 @@
 //! The authorizer Lambda: an API Gateway TOKEN authorizer over bearer JWTs.
 //!
 //! [`authorize`] holds the decision (Allow, Deny, or a [`Rejection`]) and is what the local stack runs in
-//! front of every request; [`handle`] turns it into API Gateway's response: a policy, or the exact error
-//! `Unauthorized` that API Gateway answers with 401.
+//! front of every request; [`handle`] turns it into API Gateway's response: a policy, the exact error
+//! `Unauthorized` that API Gateway answers with 401, or a failed invocation when the signing keys cannot
+//! be had (API Gateway answers 500: the token was not judged).
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerResponse,
@@ -33,17 +34,27 @@ impl State {
     }
 }
 
-/// The only error the authorizer returns. Its message is exactly what API Gateway maps to 401.
+/// The errors the authorizer returns. API Gateway reads only the message: exactly `Unauthorized` is a 401;
+/// any other message is an authorizer failure (500, or the stage's `AUTHORIZER_FAILURE` response).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthorizerError {
+    /// The token is bad: missing, malformed, badly signed, expired, for someone else.
     #[error("Unauthorized")]
     Unauthorized,
+    /// The signing keys cannot be had (JWKS endpoint down, slow or serving garbage): the token was not
+    /// judged, so the caller must not be told to throw it away.
+    #[error("signing keys unavailable")]
+    KeysUnavailable,
 }
 
 impl From<AuthorizerError> for lambda_runtime::Diagnostic {
     /// API Gateway reads only `errorMessage`; it must be exactly `Unauthorized` to become a 401.
     fn from(e: AuthorizerError) -> Self {
-        lambda_runtime::Diagnostic { error_type: "Unauthorized".into(), error_message: e.to_string() }
+        let error_type = match e {
+            AuthorizerError::Unauthorized => "Unauthorized",
+            AuthorizerError::KeysUnavailable => "KeysUnavailable",
+        };
+        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: e.to_string() }
     }
 }
 
@@ -90,7 +101,8 @@ impl Verdict {
     }
 }
 
-/// Decides on one request from its `Authorization` header value and method ARN. An `Err` means 401.
+/// Decides on one request from its `Authorization` header value and method ARN. An `Err` means 401, except
+/// a [`Rejection::is_key_outage`] one, which means the decision could not be made.
 pub async fn authorize(state: &State, authorization: Option<&str>, method_arn: &str) -> Result<Verdict, Rejection> {
     let token = bearer_token(authorization)?;
     let arn = MethodArn::parse(method_arn).ok_or(Rejection::BadMethodArn)?;
@@ -104,7 +116,8 @@ pub async fn authorize(state: &State, authorization: Option<&str>, method_arn: &
     Ok(if grant.policy.permits(arn.as_str()) { Verdict::Allow(grant) } else { Verdict::Deny(grant) })
 }
 
-/// The Lambda handler. Every rejection becomes `Unauthorized`; its reason is logged, never the token.
+/// The Lambda handler. Every rejection becomes `Unauthorized`, except a key outage, which fails the
+/// invocation; the reason is logged, never the token.
 pub async fn handle(
     state: &State,
     event: LambdaEvent<ApiGatewayCustomAuthorizerRequest>,
@@ -121,6 +134,10 @@ pub async fn handle(
                 tracing::info!(sub = %grant.principal_id, scopes = %grant.context.scopes, method_arn, "denied: missing scope");
             }
             Ok(response(grant))
+        }
+        Err(rejection) if rejection.is_key_outage() => {
+            tracing::error!(reason = %rejection, method_arn, "cannot verify tokens: failing the invocation");
+            Err(AuthorizerError::KeysUnavailable)
         }
         Err(rejection) => {
             tracing::info!(reason = %rejection, method_arn, "unauthorized");

@@ -1,16 +1,35 @@
 //! Tokens signed with real keys for each algorithm, verified through a JWKS served over loopback HTTP:
-//! key rotation, unknown key ids, and an endpoint that goes away.
+//! key rotation, unknown key ids, and an endpoint that goes away (which fails the invocation instead of
+//! answering 401: the token was not judged).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::*;
-use contrail_authorizer::{State, Verdict, authorize};
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use contrail_authorizer::{AuthorizerError, State, Verdict, authorize, handle};
 use contrail_shared::auth::Rejection;
+use lambda_runtime::{Context, LambdaEvent};
 
 async fn verdict(state: &State, token: &str) -> Result<Verdict, Rejection> {
     authorize(state, Some(&format!("Bearer {token}")), METHOD_ARN).await
+}
+
+/// The handler's error for a token: what API Gateway acts on.
+async fn handler_error(state: &State, token: &str) -> AuthorizerError {
+    let mut request = ApiGatewayCustomAuthorizerRequest::default();
+    request.type_ = Some("TOKEN".into());
+    request.authorization_token = Some(format!("Bearer {token}"));
+    request.method_arn = Some(METHOD_ARN.into());
+    handle(state, LambdaEvent::new(request, Context::default())).await.expect_err("no policy")
+}
+
+/// A failed invocation (API Gateway answers 500), never the 401 that makes clients drop the token.
+fn assert_fails_the_invocation(err: AuthorizerError) {
+    assert_eq!(err, AuthorizerError::KeysUnavailable);
+    assert_ne!(err.to_string(), "Unauthorized");
+    assert_ne!(lambda_runtime::Diagnostic::from(err).error_message, "Unauthorized");
 }
 
 async fn accepts_a_token_signed_with(key: TestKey, alg: &str) {
@@ -145,21 +164,26 @@ async fn cached_keys_keep_working_while_the_jwks_endpoint_is_down() {
         verdict(&state, &key.sign("RS256", &claims("flights:read"))).await.unwrap().is_allow(),
         "the stale-key refresh fails, the cached key still verifies"
     );
+    // A kid the cached set lacks may be a rotated-in key the endpoint cannot tell us about: not a 401.
     let unknown = TestKey::rsa("rsa-2");
-    let result = verdict(&state, &unknown.sign("RS256", &claims("flights:read"))).await;
-    assert!(matches!(result, Err(Rejection::UnknownKid(_))), "{result:?}");
+    let token = unknown.sign("RS256", &claims("flights:read"));
+    let result = verdict(&state, &token).await;
+    assert!(matches!(result, Err(Rejection::KeysUnavailable(ref cause)) if cause.contains("rsa-2")), "{result:?}");
+    assert_fails_the_invocation(handler_error(&state, &token).await);
     assert!(started.elapsed() < PROMPT);
 }
 
 #[tokio::test]
-async fn with_no_keys_cached_an_unreachable_jwks_denies_and_says_why() {
+async fn with_no_keys_cached_an_unreachable_jwks_fails_the_invocation_and_says_why() {
     let port = contrail_testkit::free_port();
     let state = State::new(jwks_config(&format!("http://127.0.0.1:{port}/jwks.json"))).unwrap();
     let key = TestKey::p256("ec-1");
-    match verdict(&state, &key.sign("ES256", &claims("flights:read"))).await {
+    let token = key.sign("ES256", &claims("flights:read"));
+    match verdict(&state, &token).await {
         Err(Rejection::KeysUnavailable(cause)) => assert!(cause.contains("127.0.0.1"), "{cause}"),
         other => panic!("expected KeysUnavailable, got {other:?}"),
     }
+    assert_fails_the_invocation(handler_error(&state, &token).await);
 }
 
 #[tokio::test]
@@ -176,6 +200,7 @@ async fn with_no_keys_cached_a_failing_jwks_is_retried_only_after_the_retry_inte
             other => panic!("expected KeysUnavailable, got {other:?}"),
         }
     }
+    assert_fails_the_invocation(handler_error(&state, &key.sign("ES256", &claims("flights:read"))).await);
     assert_eq!(server.fetches(), 1);
 }
 

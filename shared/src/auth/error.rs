@@ -1,4 +1,5 @@
-//! Why a token was turned away. The reason goes to the logs only; callers of the API see a bare 401.
+//! Why a token was turned away. The reason goes to the logs only; callers of the API see a bare 401,
+//! except for [`Rejection::KeysUnavailable`], which is the key source's fault, not the token's.
 
 use jsonwebtoken::Algorithm;
 
@@ -23,6 +24,9 @@ pub enum Rejection {
     NoKeyForToken,
     #[error("algorithm {alg:?} is not allowed for key {kid:?}")]
     AlgorithmNotAllowedForKey { alg: Algorithm, kid: String },
+    /// Not a verdict on the token: the keys it needs cannot be had (no key set cached and the JWKS
+    /// endpoint refused, timed out or served garbage; or an unknown kid while refreshing fails). The
+    /// authorizer fails the invocation instead of answering 401, so clients keep their valid tokens.
     #[error("no signing keys available: {0}")]
     KeysUnavailable(String),
     #[error("signature does not verify")]
@@ -43,4 +47,11 @@ pub enum Rejection {
     MissingSubject,
     #[error("unusable method ARN")]
     BadMethodArn,
+}
+
+impl Rejection {
+    /// Whether the key source failed (retry later) rather than the token (refuse it).
+    pub fn is_key_outage(&self) -> bool {
+        matches!(self, Self::KeysUnavailable(_))
+    }
 }

@@ -273,18 +273,28 @@ impl KeyStore {
     }
 }
 
+/// A transport failure, saying which: the log line is the only way an operator learns why.
+fn transport(url: &url::Url, e: &reqwest::Error) -> FetchError {
+    if e.is_timeout() {
+        return FetchError(format!("GET {url}: timed out"));
+    }
+    let mut message = format!("GET {url}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    FetchError(message)
+}
+
 async fn fetch(client: &reqwest::Client, url: &url::Url) -> Result<KeySet, FetchError> {
-    let mut response = client
-        .get(url.clone())
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(|e| FetchError(format!("GET {url}: {e}")))?;
+    let mut response =
+        client.get(url.clone()).header("accept", "application/json").send().await.map_err(|e| transport(url, &e))?;
     if !response.status().is_success() {
         return Err(FetchError(format!("GET {url}: HTTP {}", response.status())));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| FetchError(format!("GET {url}: {e}")))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(url, &e))? {
         if body.len() + chunk.len() > MAX_JWKS_BYTES {
             return Err(FetchError(format!("GET {url}: document larger than {MAX_JWKS_BYTES} bytes")));
         }

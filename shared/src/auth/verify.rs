@@ -143,7 +143,15 @@ impl Verifier {
         let key = match keys.lookup(kid, alg) {
             Lookup::Found(key) => key,
             Lookup::UnknownKid => {
-                return Err(Rejection::UnknownKid(kid.unwrap_or_default().chars().take(64).collect()));
+                let kid: String = kid.unwrap_or_default().chars().take(64).collect();
+                // Unknown to a key set that cannot be refreshed: maybe a rotated-in key, so not the token's
+                // fault. Only a kid missing from a set the endpoint last served successfully is refused.
+                if let Some(cause) = store.last_error() {
+                    return Err(Rejection::KeysUnavailable(format!(
+                        "token names key id {kid:?}, not in the cached key set, and the JWKS cannot be refreshed: {cause}"
+                    )));
+                }
+                return Err(Rejection::UnknownKid(kid));
             }
             Lookup::Ambiguous => return Err(Rejection::NoKeyForToken),
         };
