@@ -41,11 +41,15 @@ pub enum Store {
     Sqlite(SqliteStore),
 }
 
-/// Calls the same method on whichever engine backs the store.
+/// Calls the same method on whichever engine backs the store. On PostgreSQL the IAM token is renewed
+/// first when due, so any connection the call opens logs in with enough token life left.
 macro_rules! dispatch {
     ($self:ident.$method:ident($($arg:expr),*)) => {
         match $self {
-            Store::Postgres(s) => s.$method($($arg),*).await,
+            Store::Postgres(s) => {
+                s.refresh_credentials().await?;
+                s.$method($($arg),*).await
+            }
             Store::Sqlite(s) => s.$method($($arg),*).await,
         }
     };
@@ -74,8 +78,9 @@ impl Store {
         dispatch!(self.migrate())
     }
 
-    /// Renews short-lived credentials (RDS IAM tokens) before they expire; call at the start of an
-    /// invocation. Cheap when nothing is due.
+    /// Renews short-lived credentials (RDS IAM tokens) before a login could use one with less than five
+    /// minutes left. Every store operation does this itself; calling it at the start of an invocation
+    /// surfaces a signing failure early. Cheap when nothing is due.
     pub async fn refresh_credentials(&self) -> Result<(), StoreError> {
         match self {
             Self::Postgres(s) => s.refresh_credentials().await,

@@ -7,25 +7,21 @@ mod write;
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 
 use crate::config::{DbConfig, DbTarget, SslMode};
-use crate::rds_iam::{TokenError, TokenSource};
+use crate::rds_iam::{Clock, TokenCache, TokenError, TokenSource};
 use crate::storage::StoreError;
 
 /// The PostgreSQL schema, shipped in the crate (tests and tools can run it too).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// A token is renewed once it is this old: well inside its 15 minutes, so a connection opened late in an
-/// invocation still logs in.
 /// How long a pooled connection may sit idle before it is checked with a ping on its next use.
-const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(1);
-
-const TOKEN_REFRESH_AFTER: Duration = Duration::from_secs(10 * 60);
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// The PostgreSQL engine; clones share the pool.
 #[derive(Clone)]
@@ -38,33 +34,43 @@ pub struct PgStore {
 }
 
 struct IamAuth {
-    tokens: TokenSource,
-    /// Connection options without a password; each refresh adds a fresh token.
+    tokens: TokenCache,
+    /// Connection options without a password; each renewal adds the fresh token.
     base: PgConnectOptions,
-    issued: tokio::sync::Mutex<Instant>,
 }
 
 impl PgStore {
     pub(crate) async fn connect(config: &DbConfig) -> Result<Self, StoreError> {
-        let (options, iam) = match &config.target {
+        let options = match &config.target {
             DbTarget::Url(url) => {
                 let options = PgConnectOptions::from_str(url)
                     .map_err(|e| StoreError::Config(format!("DATABASE_URL is not a usable PostgreSQL URL: {e}")))?;
-                (with_tls(options, config)?, None)
+                with_tls(options, config)?
             }
-            DbTarget::RdsIam { host, port, database, user, region } => {
-                // Without pgpass: the password is always the token, never a file on the machine.
-                let base =
-                    PgConnectOptions::new_without_pgpass().host(host).port(*port).database(database).username(user);
-                let base = with_tls(base, config)?;
+            DbTarget::RdsIam { host, port, user, region, .. } => {
                 let tokens =
                     TokenSource::from_environment(host, *port, user, region.as_deref()).await.map_err(token_error)?;
-                let token = tokens.token().await.map_err(token_error)?;
-                let options = base.clone().password(token.as_str());
-                let iam = IamAuth { tokens, base, issued: tokio::sync::Mutex::new(Instant::now()) };
-                (options, Some(Arc::new(iam)))
+                return Self::connect_iam(config, tokens, crate::rds_iam::system_clock()).await;
             }
         };
+        Ok(Self::with_pool(config, options, None))
+    }
+
+    /// RDS IAM auth with an explicit token source and clock (tests age tokens with a manual clock).
+    pub(crate) async fn connect_iam(config: &DbConfig, tokens: TokenSource, clock: Clock) -> Result<Self, StoreError> {
+        let DbTarget::RdsIam { host, port, database, user, .. } = &config.target else {
+            return Err(StoreError::Config("IAM auth needs DB_HOST/DB_NAME/DB_USER".into()));
+        };
+        // Without pgpass: the password is always the token, never a file on the machine.
+        let base = PgConnectOptions::new_without_pgpass().host(host).port(*port).database(database).username(user);
+        let base = with_tls(base, config)?;
+        // A login may start as late as the pool's connect timeout after the token was checked.
+        let tokens = TokenCache::new(tokens, clock, config.connect_timeout).await.map_err(token_error)?;
+        let options = base.clone().password(tokens.current().await.token.as_str());
+        Ok(Self::with_pool(config, options, Some(Arc::new(IamAuth { tokens, base }))))
+    }
+
+    fn with_pool(config: &DbConfig, options: PgConnectOptions, iam: Option<Arc<IamAuth>>) -> Self {
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections.max(1))
             .min_connections(0)
@@ -81,7 +87,7 @@ impl PgStore {
                 })
             })
             .connect_lazy_with(options);
-        Ok(Self { pool, iam, partitions: Arc::new(Mutex::new(HashSet::new())) })
+        Self { pool, iam, partitions: Arc::new(Mutex::new(HashSet::new())) }
     }
 
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
@@ -89,18 +95,26 @@ impl PgStore {
         MIGRATOR.run(&self.pool).await.map_err(StoreError::from_migrate)
     }
 
+    /// Renews the IAM token when a login now could have less than five minutes of it left. Called before
+    /// every store operation ([`crate::storage::Store`] does), so a reconnect deep into a long invocation
+    /// logs in with a fresh token too.
     pub(crate) async fn refresh_credentials(&self) -> Result<(), StoreError> {
         let Some(iam) = &self.iam else { return Ok(()) };
-        let mut issued = iam.issued.lock().await;
-        if issued.elapsed() < TOKEN_REFRESH_AFTER {
-            return Ok(());
+        if let Some(token) = iam.tokens.renew_if_due().await.map_err(token_error)? {
+            // Only new connections use it: open sessions outlive their login token.
+            self.pool.set_connect_options(iam.base.clone().password(token.as_str()));
+            tracing::debug!("renewed the RDS IAM auth token");
         }
-        let token = iam.tokens.token().await.map_err(token_error)?;
-        // Only new connections use it: open sessions outlive their login token.
-        self.pool.set_connect_options(iam.base.clone().password(token.as_str()));
-        *issued = Instant::now();
-        tracing::debug!("renewed the RDS IAM auth token");
         Ok(())
+    }
+
+    /// The token new connections log in with (tests).
+    #[cfg(test)]
+    pub(crate) async fn current_token(&self) -> Option<crate::rds_iam::IssuedToken> {
+        match &self.iam {
+            Some(iam) => Some(iam.tokens.current().await),
+            None => None,
+        }
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
@@ -134,4 +148,70 @@ fn with_tls(mut options: PgConnectOptions, config: &DbConfig) -> Result<PgConnec
         options = options.ssl_root_cert_from_pem(pem);
     }
     Ok(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+
+    use super::*;
+    use crate::domain::FlightId;
+    use crate::rds_iam::{MIN_REMAINING_LIFE, TOKEN_LIFETIME};
+    use crate::storage::Store;
+
+    /// Any store operation renews a token that a login could no longer use for five minutes: the test
+    /// cluster trusts loopback logins, so the token is observed in the store rather than by the server.
+    #[tokio::test]
+    async fn every_store_operation_renews_a_token_that_is_due() {
+        let Some(url) = contrail_testkit::postgres::fresh_database() else { return };
+        let parsed = PgConnectOptions::from_str(&url).expect("test URL");
+        let mut config = DbConfig::from_url(&url);
+        config.target = DbTarget::RdsIam {
+            host: parsed.get_host().to_owned(),
+            port: parsed.get_port(),
+            database: parsed.get_database().expect("database").to_owned(),
+            user: parsed.get_username().to_owned(),
+            region: Some("eu-west-1".into()),
+        };
+        config.connect_timeout = Duration::from_secs(5);
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let now = Arc::new(Mutex::new(start));
+        let read = now.clone();
+        let clock: Clock = Arc::new(move || *read.lock().expect("clock"));
+        let creds = Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE", None, None, "test");
+        let tokens =
+            TokenSource::new(SharedCredentialsProvider::new(creds), "eu-west-1", "127.0.0.1", config_port(&config), "u");
+        let pg = PgStore::connect_iam(&config, tokens, clock).await.expect("IAM store");
+        let store = Store::Postgres(pg.clone());
+        store.migrate().await.expect("migrate");
+        let flight = FlightId::parse("UA1-2026-11-25-EWR").expect("id");
+
+        let signed = |t: Option<crate::rds_iam::IssuedToken>| t.expect("IAM store").signed_at;
+        assert_eq!(signed(pg.current_token().await), start);
+        // Still more than five minutes (plus the connect timeout) left: kept.
+        let keep = start + TOKEN_LIFETIME - MIN_REMAINING_LIFE - config.connect_timeout - Duration::from_secs(1);
+        *now.lock().expect("clock") = keep;
+        store.get_flight(&flight).await.expect("read");
+        assert_eq!(signed(pg.current_token().await), start);
+        // One second later a login could end with less: the read itself renews it first.
+        let due = keep + Duration::from_secs(2);
+        *now.lock().expect("clock") = due;
+        store.get_flight(&flight).await.expect("read");
+        assert_eq!(signed(pg.current_token().await), due);
+        // Deep into a long run, with no refresh_credentials call in between: any other call renews it too.
+        let later = due + TOKEN_LIFETIME - MIN_REMAINING_LIFE;
+        *now.lock().expect("clock") = later;
+        store.list_dead_letters(1).await.expect("read");
+        assert_eq!(signed(pg.current_token().await), later);
+    }
+
+    fn config_port(config: &DbConfig) -> u16 {
+        match &config.target {
+            DbTarget::RdsIam { port, .. } => *port,
+            DbTarget::Url(_) => 5432,
+        }
+    }
 }
