@@ -440,10 +440,12 @@ async fn dead_letters_are_kept_once_listed_oldest_first_and_deleted() {
 async fn migrating_twice_changes_nothing_and_keeps_the_data() {
     for db in engines().await {
         db.write(&[event("e1", at(1, 10, 0), FlightStatus::Scheduled)]).await;
+        let applied = db.count("SELECT count(*) FROM _sqlx_migrations").await;
+        assert!(applied >= 1, "{}", db.name());
         db.store.migrate().await.unwrap();
         db.store.ping().await.unwrap();
         assert_eq!(db.count("SELECT count(*) FROM flight_events").await, 1, "{}", db.name());
-        assert_eq!(db.count("SELECT count(*) FROM _sqlx_migrations").await, 1, "{}", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM _sqlx_migrations").await, applied, "{}", db.name());
     }
 }
 

@@ -134,9 +134,11 @@ fn functions_that_use_the_database_reach_it_with_iam_tls_and_the_rds_ca_layer() 
         let grants = template.statements_allowing(function, "rds-db:connect");
         assert_eq!(grants.len(), 1, "{id}: one rds-db:connect grant");
         let resource = serde_json::to_string(&to_json(grants[0].get("Resource").expect("Resource"))).expect("json");
+        // The grant names the user the function logs in as (its DB_USER), not another one.
+        let user = template.environment_ref_of(function, "DB_USER").unwrap_or_else(|| panic!("{id}: DB_USER is a Ref"));
         assert!(
-            resource.contains(":dbuser:${DbResourceId}/${DbUser}") && !resource.contains('*'),
-            "{id}: rds-db:connect must name the exact dbuser ARN, got {resource}"
+            resource.contains(&format!(":dbuser:${{DbResourceId}}/${{{user}}}\"")) && !resource.contains('*'),
+            "{id}: rds-db:connect must name the exact dbuser ARN of DB_USER ({user}), got {resource}"
         );
 
         let bundle = env.get("DB_CA_BUNDLE").unwrap_or_else(|| panic!("{id} sets no DB_CA_BUNDLE"));
@@ -145,6 +147,131 @@ fn functions_that_use_the_database_reach_it_with_iam_tls_and_the_rds_ca_layer() 
         let built = layers.iter().filter_map(|l| ref_target(l)).any(|layer| template.layer_builds(layer, in_layer));
         assert!(built, "{id}: no layer's Makefile puts {in_layer} into the layer");
     }
+}
+
+#[test]
+fn the_query_function_connects_as_the_read_only_user_and_the_writers_as_the_owner() {
+    let template = Template::load();
+    let user_of = |binary: &str| {
+        let function = template.functions.iter().find(|f| f.binary == binary).expect("function");
+        template.environment_ref_of(function, "DB_USER")
+    };
+    assert_eq!(user_of("query").as_deref(), Some("DbReadUser"), "the API reads as the read-only user");
+    assert_eq!(template.parameter("DbReadUser").and_then(|p| str_at(p, &["Default"])), Some("contrail_reader"));
+    for writer in ["ingest", "redrive"] {
+        assert_eq!(user_of(writer).as_deref(), Some("DbUser"), "{writer} writes as the schema owner");
+    }
+}
+
+/// What Lambda accepts for each template parameter that feeds a Lambda setting (the deploy fails on any
+/// other value, after the stack has started updating): the parameter must accept exactly these.
+const LAMBDA_ACCEPTS: &[(&str, fn(i64) -> bool)] = &[
+    ("IngestMaximumRecordAgeSeconds", |v| v == -1 || (60..=604_800).contains(&v)),
+    ("IngestMaximumRetryAttempts", |v| (-1..=10_000).contains(&v)),
+    ("IngestBatchSize", |v| (1..=10_000).contains(&v)),
+    ("IngestBatchingWindowSeconds", |v| (0..=300).contains(&v)),
+    ("IngestMinimumPollers", |v| (1..=200).contains(&v)),
+    ("IngestMaximumPollers", |v| (1..=2_000).contains(&v)),
+];
+
+#[test]
+fn parameters_that_feed_lambda_settings_accept_exactly_what_lambda_accepts() {
+    let template = Template::load();
+    let mut problems = Vec::new();
+    for (name, accepts) in LAMBDA_ACCEPTS {
+        let parameter = template.parameter(name).unwrap_or_else(|| panic!("no parameter {name}"));
+        let constraint = ParameterConstraint::of(parameter);
+        let wrong: Vec<i64> =
+            (-10..=700_000).filter(|v| constraint.accepts(&v.to_string()) != accepts(*v)).take(5).collect();
+        if !wrong.is_empty() {
+            problems.push(format!("{name}: the template and Lambda disagree on {wrong:?}"));
+        }
+        let default = str_at(parameter, &["Default"]).map(str::to_owned).or_else(|| {
+            parameter.get("Default").and_then(Value::as_i64).map(|d| d.to_string())
+        });
+        match default.as_deref().map(str::parse::<i64>) {
+            Some(Ok(d)) if accepts(d) && constraint.accepts(&d.to_string()) => {}
+            other => problems.push(format!("{name}: default {other:?} is not a value Lambda accepts")),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_api_functions_reserve_concurrency_only_when_asked_so_any_account_can_deploy_the_defaults() {
+    let template = Template::load();
+    for (id, parameter) in [("QueryFunction", "QueryReservedConcurrency"), ("AuthorizerFunction", "AuthorizerReservedConcurrency")]
+    {
+        let function = template.functions.iter().find(|f| f.logical_id == id).expect("function");
+        let reserved = template
+            .function_property(function, "ReservedConcurrentExecutions")
+            .unwrap_or_else(|| panic!("{id} has no ReservedConcurrentExecutions"));
+        let Value::Tagged(tagged) = reserved else { panic!("{id}: ReservedConcurrentExecutions is an !If") };
+        assert_eq!(tagged.tag, "If", "{id}");
+        let branches = tagged.value.as_sequence().expect("!If [condition, then, else]");
+        let condition = branches[0].as_str().expect("condition name");
+        assert_eq!(ref_target(&branches[1]), Some(parameter), "{id}: reserves the parameter's value");
+        assert_eq!(ref_target(&branches[2]), Some("AWS::NoValue"), "{id}: otherwise reserves nothing");
+
+        let p = template.parameter(parameter).unwrap_or_else(|| panic!("no parameter {parameter}"));
+        let default = p.get("Default").and_then(Value::as_i64).map(|d| d.to_string()).expect("a numeric default");
+        let constraint = ParameterConstraint::of(p);
+        assert!(constraint.accepts(&default) && !constraint.accepts("-1"), "{parameter}");
+        let with = |value: &str| template.condition(condition, &BTreeMap::from([(parameter, value)]));
+        // A reservation of 0 would stop the function; the default must mean "no reservation" instead.
+        assert!(!with(&default), "{id}: the default {default} must leave the function unreserved");
+        assert!(!with("0"), "{id}: 0 must mean unreserved, never a reservation of 0");
+        assert!(with("20"), "{id}: 20 must reserve 20");
+    }
+}
+
+#[test]
+fn alarms_watch_the_failure_bucket_and_the_age_of_the_oldest_dead_letter() {
+    let template = Template::load();
+    let alarms = template.resources_of_type("AWS::CloudWatch::Alarm");
+    for (id, alarm) in &alarms {
+        let actions = alarm.get("Properties").and_then(|p| p.get("AlarmActions")).and_then(Value::as_sequence);
+        assert!(actions.is_some_and(|a| !a.is_empty()), "{id} alarms nobody");
+    }
+    let watching = |metric: &str| {
+        alarms
+            .iter()
+            .filter(|(_, a)| str_at(a, &["Properties", "MetricName"]) == Some(metric))
+            .map(|(_, a)| a.get("Properties").expect("Properties"))
+            .collect::<Vec<_>>()
+    };
+
+    let age = watching("ApproximateAgeOfOldestMessage");
+    assert_eq!(age.len(), 1, "one alarm on the DLQ's oldest message");
+    let dimension = &age[0].get("Dimensions").and_then(Value::as_sequence).expect("Dimensions")[0];
+    assert_eq!(dimension.get("Value").and_then(getatt_target).as_deref(), Some("DeadLetterQueue"));
+    let threshold = age[0].get("Threshold").and_then(ref_target).expect("the threshold is a parameter");
+    assert!(template.parameter(threshold).is_some(), "{threshold}");
+
+    // The event source mapping's failure records: PUTs counted by a request-metrics filter of the bucket
+    // its OnFailure destination names, on the prefix it writes under and not on the redrive function's.
+    let ingest = template.functions.iter().find(|f| f.binary == "ingest").expect("ingest");
+    let events = template.function_property(ingest, "Events").and_then(Value::as_mapping).expect("Events");
+    let msk = events.values().find(|e| str_at(e, &["Type"]) == Some("MSK")).expect("an MSK event");
+    let destination = msk
+        .get("Properties")
+        .and_then(|p| p.get("DestinationConfig"))
+        .and_then(|d| d.get("OnFailure"))
+        .and_then(|o| o.get("Destination"))
+        .and_then(getatt_target)
+        .expect("the on-failure destination is a bucket of the stack");
+    let puts = watching("PutRequests");
+    assert_eq!(puts.len(), 1, "one alarm on failure records");
+    let dimensions = puts[0].get("Dimensions").and_then(Value::as_sequence).expect("Dimensions");
+    let dimension = |name: &str| dimensions.iter().find(|d| str_at(d, &["Name"]) == Some(name)).and_then(|d| d.get("Value"));
+    assert_eq!(dimension("BucketName").and_then(ref_target), Some(destination.as_str()));
+    let filter_id = dimension("FilterId").and_then(Value::as_str).expect("a FilterId");
+    let bucket = template.resource(&destination).expect("the bucket");
+    let filters = bucket.get("Properties").and_then(|p| p.get("MetricsConfigurations")).and_then(Value::as_sequence);
+    let filter = filters.into_iter().flatten().find(|f| str_at(f, &["Id"]) == Some(filter_id)).expect("the filter");
+    assert_eq!(str_at(filter, &["Prefix"]), Some("aws/lambda/"), "where Lambda writes failure records");
+    assert_eq!(str_at(puts[0], &["Namespace"]), Some("AWS/S3"));
+    assert_eq!(puts[0].get("Threshold").and_then(Value::as_i64), Some(0), "one failure record is one too many");
 }
 
 #[test]
@@ -248,6 +375,62 @@ impl Template {
             functions.push(Function { logical_id, binary, resource: resource.clone() });
         }
         Self { root, functions }
+    }
+
+    fn parameter(&self, name: &str) -> Option<&Value> {
+        self.root.get("Parameters").and_then(|p| p.get(name))
+    }
+
+    fn resources_of_type(&self, kind: &str) -> Vec<(String, &Value)> {
+        let resources = self.root.get("Resources").and_then(Value::as_mapping).expect("Resources");
+        resources
+            .iter()
+            .filter(|(_, r)| str_at(r, &["Type"]) == Some(kind))
+            .map(|(id, r)| (id.as_str().expect("logical id").to_owned(), r))
+            .collect()
+    }
+
+    /// The parameter an environment variable is `!Ref`fed from.
+    fn environment_ref_of(&self, function: &Function, variable: &str) -> Option<String> {
+        let vars = function.resource.get("Properties")?.get("Environment")?.get("Variables")?;
+        ref_target(vars.get(variable)?).map(str::to_owned)
+    }
+
+    /// Evaluates a condition of the template with some parameters set (the others at their defaults).
+    fn condition(&self, name: &str, parameters: &BTreeMap<&str, &str>) -> bool {
+        let condition = self.root.get("Conditions").and_then(|c| c.get(name)).unwrap_or_else(|| panic!("{name}"));
+        self.evaluate(condition, parameters)
+    }
+
+    fn evaluate(&self, expression: &Value, parameters: &BTreeMap<&str, &str>) -> bool {
+        let Value::Tagged(tagged) = expression else { panic!("a condition function: {expression:?}") };
+        let args = tagged.value.as_sequence();
+        let arg = |i: usize| &args.expect("arguments")[i];
+        match tagged.tag.to_string().trim_start_matches('!') {
+            "Not" => !self.evaluate(arg(0), parameters),
+            "And" => args.expect("arguments").iter().all(|a| self.evaluate(a, parameters)),
+            "Or" => args.expect("arguments").iter().any(|a| self.evaluate(a, parameters)),
+            "Equals" => self.scalar(arg(0), parameters) == self.scalar(arg(1), parameters),
+            "Condition" => self.condition(tagged.value.as_str().expect("condition name"), parameters),
+            other => panic!("condition function {other} is not evaluated here"),
+        }
+    }
+
+    /// A scalar as CloudFormation compares it (parameter values are strings).
+    fn scalar(&self, value: &Value, parameters: &BTreeMap<&str, &str>) -> String {
+        if let Some(name) = ref_target(value) {
+            if let Some(v) = parameters.get(name) {
+                return (*v).to_owned();
+            }
+            let p = self.parameter(name).unwrap_or_else(|| panic!("no parameter {name}"));
+            return self.scalar(p.get("Default").unwrap_or_else(|| panic!("{name} has no default")), parameters);
+        }
+        match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            other => panic!("not a scalar: {other:?}"),
+        }
     }
 
     fn function_ids(&self) -> Vec<&str> {
@@ -413,6 +596,42 @@ impl Template {
             }
         }
         out
+    }
+}
+
+/// The values CloudFormation lets a parameter take: a Number's range, a String's pattern and length,
+/// either's allowed values.
+struct ParameterConstraint {
+    number: bool,
+    min: Option<f64>,
+    max: Option<f64>,
+    pattern: Option<regex::Regex>,
+    allowed: Option<Vec<String>>,
+}
+
+impl ParameterConstraint {
+    fn of(parameter: &Value) -> Self {
+        let number = str_at(parameter, &["Type"]) == Some("Number");
+        let f = |key: &str| parameter.get(key).and_then(Value::as_f64);
+        // CloudFormation matches the whole value against the pattern.
+        let pattern = str_at(parameter, &["AllowedPattern"])
+            .map(|p| regex::Regex::new(&format!("^(?:{p})$")).unwrap_or_else(|e| panic!("AllowedPattern {p}: {e}")));
+        let allowed = parameter.get("AllowedValues").and_then(Value::as_sequence).map(|values| {
+            values.iter().map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| to_json(v).to_string())).collect()
+        });
+        let (min, max) = if number { (f("MinValue"), f("MaxValue")) } else { (None, None) };
+        Self { number, min, max, pattern, allowed }
+    }
+
+    fn accepts(&self, value: &str) -> bool {
+        if self.number {
+            let Ok(n) = value.parse::<f64>() else { return false };
+            if self.min.is_some_and(|m| n < m) || self.max.is_some_and(|m| n > m) {
+                return false;
+            }
+        }
+        self.pattern.as_ref().is_none_or(|p| p.is_match(value))
+            && self.allowed.as_ref().is_none_or(|a| a.iter().any(|v| v == value))
     }
 }
 

@@ -24,7 +24,7 @@ pub use model::{
     BoardFilter, BoardKind, Flight, FlightFilter, HistoryEntry, Keyset, Stats, StatsFilter, StoredDeadLetter,
     WriteOutcome, rfc3339,
 };
-pub use postgres::PgStore;
+pub use postgres::{PgStore, RETENTION_LOCK_TIMEOUT};
 pub use sqlite::SqliteStore;
 
 /// Which engine a store runs on.

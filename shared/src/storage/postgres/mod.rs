@@ -1,8 +1,11 @@
 //! The PostgreSQL engine: a lazy pool built once per cold start, RDS IAM tokens rotated between invocations,
-//! history partitioned by month. Writes live in `write.rs`, reads in `read.rs`.
+//! history partitioned by month. Writes live in `write.rs`, reads in `read.rs`, retention in `retention.rs`.
 
 mod read;
+mod retention;
 mod write;
+
+pub use retention::RETENTION_LOCK_TIMEOUT;
 
 use std::collections::HashSet;
 use std::str::FromStr;

@@ -168,17 +168,8 @@ impl PgStore {
         Ok(())
     }
 
-    fn forget_partitions(&self) {
+    pub(super) fn forget_partitions(&self) {
         self.partitions.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
-
-    pub(crate) async fn drop_history_before(&self, keep_from: DateTime<Utc>) -> Result<u64, StoreError> {
-        let dropped: i32 = sqlx::query_scalar("SELECT contrail_drop_event_partitions_before($1)")
-            .bind(keep_from)
-            .fetch_one(&self.pool)
-            .await?;
-        self.forget_partitions();
-        Ok(dropped.max(0) as u64)
     }
 
     pub(crate) async fn put_dead_letters(&self, letters: &[DeadLetter]) -> Result<u64, StoreError> {
