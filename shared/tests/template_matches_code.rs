@@ -186,9 +186,9 @@ fn parameters_that_feed_lambda_settings_accept_exactly_what_lambda_accepts() {
         if !wrong.is_empty() {
             problems.push(format!("{name}: the template and Lambda disagree on {wrong:?}"));
         }
-        let default = str_at(parameter, &["Default"]).map(str::to_owned).or_else(|| {
-            parameter.get("Default").and_then(Value::as_i64).map(|d| d.to_string())
-        });
+        let default = str_at(parameter, &["Default"])
+            .map(str::to_owned)
+            .or_else(|| parameter.get("Default").and_then(Value::as_i64).map(|d| d.to_string()));
         match default.as_deref().map(str::parse::<i64>) {
             Some(Ok(d)) if accepts(d) && constraint.accepts(&d.to_string()) => {}
             other => problems.push(format!("{name}: default {other:?} is not a value Lambda accepts")),
@@ -200,7 +200,8 @@ fn parameters_that_feed_lambda_settings_accept_exactly_what_lambda_accepts() {
 #[test]
 fn the_api_functions_reserve_concurrency_only_when_asked_so_any_account_can_deploy_the_defaults() {
     let template = Template::load();
-    for (id, parameter) in [("QueryFunction", "QueryReservedConcurrency"), ("AuthorizerFunction", "AuthorizerReservedConcurrency")]
+    for (id, parameter) in
+        [("QueryFunction", "QueryReservedConcurrency"), ("AuthorizerFunction", "AuthorizerReservedConcurrency")]
     {
         let function = template.functions.iter().find(|f| f.logical_id == id).expect("function");
         let reserved = template
@@ -263,7 +264,8 @@ fn alarms_watch_the_failure_bucket_and_the_age_of_the_oldest_dead_letter() {
     let puts = watching("PutRequests");
     assert_eq!(puts.len(), 1, "one alarm on failure records");
     let dimensions = puts[0].get("Dimensions").and_then(Value::as_sequence).expect("Dimensions");
-    let dimension = |name: &str| dimensions.iter().find(|d| str_at(d, &["Name"]) == Some(name)).and_then(|d| d.get("Value"));
+    let dimension =
+        |name: &str| dimensions.iter().find(|d| str_at(d, &["Name"]) == Some(name)).and_then(|d| d.get("Value"));
     assert_eq!(dimension("BucketName").and_then(ref_target), Some(destination.as_str()));
     let filter_id = dimension("FilterId").and_then(Value::as_str).expect("a FilterId");
     let bucket = template.resource(&destination).expect("the bucket");

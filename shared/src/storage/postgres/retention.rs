@@ -65,16 +65,14 @@ impl PgStore {
     /// statement gives up after [`RETENTION_LOCK_TIMEOUT`] (an error: the rest waits for the next run).
     pub(crate) async fn drop_history_before(&self, keep_from: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let result = match sqlx::query(AssertSqlSafe(format!(
-            "SET lock_timeout = '{}ms'",
-            RETENTION_LOCK_TIMEOUT.as_millis()
-        )))
-        .execute(&mut *conn)
-        .await
-        {
-            Ok(_) => drop_partitions_before(&mut *conn, keep_from).await,
-            Err(e) => Err(e.into()),
-        };
+        let result =
+            match sqlx::query(AssertSqlSafe(format!("SET lock_timeout = '{}ms'", RETENTION_LOCK_TIMEOUT.as_millis())))
+                .execute(&mut *conn)
+                .await
+            {
+                Ok(_) => drop_partitions_before(&mut *conn, keep_from).await,
+                Err(e) => Err(e.into()),
+            };
         // The pooled session must not keep the timeout; if it cannot be reset, it is not reused.
         if sqlx::query("RESET lock_timeout").execute(&mut *conn).await.is_err() {
             conn.close_on_drop();
