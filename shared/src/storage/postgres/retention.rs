@@ -70,7 +70,7 @@ impl PgStore {
                 .execute(&mut *conn)
                 .await
             {
-                Ok(_) => drop_partitions_before(&mut *conn, keep_from).await,
+                Ok(_) => drop_partitions_before(&mut conn, keep_from).await,
                 Err(e) => Err(e.into()),
             };
         // The pooled session must not keep the timeout; if it cannot be reset, it is not reused.
