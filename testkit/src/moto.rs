@@ -58,7 +58,8 @@ impl MotoServer {
     }
 
     fn spawn_once(exe: &Path, port: u16) -> Result<Self, String> {
-        let log = tempfile::Builder::new().prefix("contrail-moto-").suffix(".log").tempfile().map_err(|e| e.to_string())?;
+        let log =
+            tempfile::Builder::new().prefix("contrail-moto-").suffix(".log").tempfile().map_err(|e| e.to_string())?;
         let out = log.reopen().map_err(|e| e.to_string())?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let child = Command::new(exe)
@@ -170,7 +171,8 @@ mod tests {
 
     #[test]
     fn the_reported_port_is_read_from_werkzeugs_banner() {
-        let out = "WARNING: This is a development server.\n * Running on http://127.0.0.1:46637\nPress CTRL+C to quit\n";
+        let out =
+            "WARNING: This is a development server.\n * Running on http://127.0.0.1:46637\nPress CTRL+C to quit\n";
         assert_eq!(reported_port(out), Some(46637));
         assert_eq!(reported_port(" * Running on http://127.0.0.1:"), None);
         assert_eq!(reported_port("nothing yet"), None);

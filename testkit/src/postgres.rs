@@ -175,7 +175,8 @@ impl PgServer {
         );
         let datadir = self.datadir.to_string_lossy().into_owned();
         let log = self.log_path();
-        let started = self.run("pg_ctl", &["-D", &datadir, "-l", &log.to_string_lossy(), "-o", &opts, "-w", "-t", "60", "start"]);
+        let started =
+            self.run("pg_ctl", &["-D", &datadir, "-l", &log.to_string_lossy(), "-o", &opts, "-w", "-t", "60", "start"]);
         if let Err(why) = started {
             return Err(format!("{why}\nserver log:\n{}", self.log_tail()));
         }
@@ -194,13 +195,31 @@ impl PgServer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err(format!("PostgreSQL did not answer on port {} within 30 s: {last}\nserver log:\n{}", self.port, self.log_tail()))
+        Err(format!(
+            "PostgreSQL did not answer on port {} within 30 s: {last}\nserver log:\n{}",
+            self.port,
+            self.log_tail()
+        ))
     }
 
     /// Runs one statement over TCP as the harness superuser and returns its first value.
     fn query(&self, sql: &str) -> Result<String, String> {
         let out = Command::new(self.bindir.join("psql"))
-            .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER, "-d", "postgres", "-c", sql])
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                USER,
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("running psql: {e}"))?;
