@@ -2,9 +2,12 @@
 //!
 //! - [`postgres`]: a throwaway PostgreSQL cluster from the binaries on the machine (or `TEST_DATABASE_URL`),
 //!   and a fresh database per test.
-//! - [`moto`]: an S3/SQS-compatible server (moto's server mode) on a free loopback port.
+//! - [`moto`]: an S3/SQS-compatible server (moto's server mode) on a port of the kernel's choosing.
+//! - [`flight`]: flight-event/v1 values.
 //! - [`skip`]: when a component cannot be had, say so loudly; under `CI` fail instead.
+//! - [`ClosedPort`]: a port nobody answers on, for outage tests.
 
+pub mod flight;
 pub mod moto;
 pub mod postgres;
 
@@ -26,9 +29,34 @@ pub fn skip(component: &str, why: &str) {
     eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n!!! {msg}\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
 }
 
-/// A TCP port that was free a moment ago on 127.0.0.1.
+/// A TCP port that was free a moment ago on 127.0.0.1. Another process may take it before the caller
+/// binds it: a server started on it must prove it is the one listening (see [`moto`], [`postgres`]),
+/// and a test that needs a port nobody answers on takes a [`ClosedPort`] instead.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// A loopback port held bound but never listening, for "the server is down" tests: a connection to
+/// it is refused at once, and no other process can start listening on it while the value lives.
+pub struct ClosedPort {
+    _socket: tokio::net::TcpSocket,
+    pub port: u16,
+}
+
+impl ClosedPort {
+    /// Binds a new socket on `127.0.0.1:0` without listening. Panics when the machine has no loopback.
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket.bind(([127, 0, 0, 1], 0).into()).expect("binding a loopback port");
+        let port = socket.local_addr().expect("the bound address").port();
+        Self { _socket: socket, port }
+    }
+}
+
+impl Default for ClosedPort {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The workspace root (where `Cargo.toml`, `events/` and `api/` live).

@@ -18,6 +18,8 @@ use crate::{free_port, skip, unique_suffix};
 
 /// The superuser the harness creates in its clusters.
 pub const USER: &str = "contrail";
+/// How many ports a new cluster tries before giving up.
+const START_ATTEMPTS: u32 = 5;
 
 /// A PostgreSQL cluster started by this process.
 pub struct PgServer {
@@ -121,6 +123,10 @@ fn is_root() -> bool {
 
 impl PgServer {
     /// Starts a new cluster on a free loopback port (about two seconds). Tuned for tests: no fsync.
+    ///
+    /// The port is free when chosen, but another process may bind it before the postmaster does; the
+    /// postmaster then fails to start and the cluster is started again on a new port, a bounded number
+    /// of times. Readiness is proved by asking the server on that port for its data directory.
     pub fn start() -> Result<Self, String> {
         let bindir = find_bindir().ok_or("no PostgreSQL binaries found (set PG_BIN or install postgresql)")?;
         let dir = tempfile::Builder::new().prefix("contrail-pg-").tempdir().map_err(|e| e.to_string())?;
@@ -132,12 +138,21 @@ impl PgServer {
                 return Err(format!("running as root but cannot hand the data directory to the {user} account"));
             }
         }
-        let server = Self { bindir, datadir, run_as, port: free_port(), _dir: dir };
+        let mut server = Self { bindir, datadir, run_as, port: 0, _dir: dir };
         let datadir = server.datadir.to_string_lossy().into_owned();
         server.run("initdb", &["-D", &datadir, "-U", USER, "--auth=trust", "-E", "UTF8", "--no-sync"])?;
-        server.start_again()?;
-        server.spawn_watchdog();
-        Ok(server)
+        let mut failures = Vec::new();
+        for attempt in 1..=START_ATTEMPTS {
+            server.port = free_port();
+            match server.start_again() {
+                Ok(()) => {
+                    server.spawn_watchdog();
+                    return Ok(server);
+                }
+                Err(why) => failures.push(format!("attempt {attempt} on port {}: {why}", server.port)),
+            }
+        }
+        Err(format!("PostgreSQL did not start:\n{}", failures.join("\n")))
     }
 
     /// The URL of a database on this server.
@@ -150,7 +165,8 @@ impl PgServer {
         self.run("pg_ctl", &["-D", &self.datadir.to_string_lossy(), "-m", "immediate", "-w", "stop"])
     }
 
-    /// Starts the (stopped) server again on the same port.
+    /// Starts the (stopped) server again on the same port, and proves the server answering there is
+    /// this cluster. Fails with the server's log when it does not come up (the port taken meanwhile).
     pub fn start_again(&self) -> Result<(), String> {
         let sock = self.datadir.parent().unwrap_or(&self.datadir).to_string_lossy().into_owned();
         let opts = format!(
@@ -158,16 +174,71 @@ impl PgServer {
             self.port
         );
         let datadir = self.datadir.to_string_lossy().into_owned();
-        let log = self.datadir.parent().unwrap_or(&self.datadir).join("server.log").to_string_lossy().into_owned();
-        self.run("pg_ctl", &["-D", &datadir, "-l", &log, "-o", &opts, "-w", "-t", "60", "start"])?;
+        let log = self.log_path();
+        let started =
+            self.run("pg_ctl", &["-D", &datadir, "-l", &log.to_string_lossy(), "-o", &opts, "-w", "-t", "60", "start"]);
+        if let Err(why) = started {
+            return Err(format!("{why}\nserver log:\n{}", self.log_tail()));
+        }
+        // pg_ctl waited on this cluster's own socket directory; over TCP, ask whoever answers on the
+        // port which data directory it serves.
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = String::new();
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return Ok(());
+            match self.query("SHOW data_directory") {
+                Ok(dir) if Path::new(&dir) == self.datadir => return Ok(()),
+                Ok(dir) => {
+                    let _ = self.stop();
+                    return Err(format!("another cluster ({dir}) answers on port {}", self.port));
+                }
+                Err(e) => last = e,
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Err("PostgreSQL did not start listening within 30 s".into())
+        Err(format!(
+            "PostgreSQL did not answer on port {} within 30 s: {last}\nserver log:\n{}",
+            self.port,
+            self.log_tail()
+        ))
+    }
+
+    /// Runs one statement over TCP as the harness superuser and returns its first value.
+    fn query(&self, sql: &str) -> Result<String, String> {
+        let out = Command::new(self.bindir.join("psql"))
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                USER,
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("running psql: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.datadir.parent().unwrap_or(&self.datadir).join("server.log")
+    }
+
+    /// The last lines of the server's log, for error messages.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
     fn run(&self, tool: &str, args: &[&str]) -> Result<(), String> {

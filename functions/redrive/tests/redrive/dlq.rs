@@ -148,10 +148,9 @@ async fn max_messages_bounds_how_many_are_received() {
 #[tokio::test]
 async fn a_database_that_is_down_leaves_every_message_in_the_queue() {
     let Some(aws) = common::aws() else { return };
-    let mut config = contrail_shared::config::DbConfig::from_url(format!(
-        "postgres://contrail@127.0.0.1:{}/nothing",
-        contrail_testkit::free_port()
-    ));
+    let down = contrail_testkit::ClosedPort::new();
+    let mut config =
+        contrail_shared::config::DbConfig::from_url(format!("postgres://contrail@127.0.0.1:{}/nothing", down.port));
     config.connect_timeout = std::time::Duration::from_millis(500);
     let store = Store::connect(&config).await.unwrap();
     let queue = aws.queue().await;
