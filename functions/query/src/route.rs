@@ -60,9 +60,17 @@ mod tests {
         assert_eq!(Route::parse("/airports/EWR/arrivals"), Some(Route::Board("EWR", BoardKind::Arrivals)));
         assert_eq!(Route::parse("/stats"), Some(Route::Stats));
         assert_eq!(Route::parse("/positions"), Some(Route::Positions));
-        for miss in
-            ["", "/", "/flights/", "/flights//events", "/airports/EWR", "/stats/x", "health", "/prod/health", "/positions/"]
-        {
+        for miss in [
+            "",
+            "/",
+            "/flights/",
+            "/flights//events",
+            "/airports/EWR",
+            "/stats/x",
+            "health",
+            "/prod/health",
+            "/positions/",
+        ] {
             assert_eq!(Route::parse(miss), None, "{miss}");
         }
     }
