@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use contrail_shared::domain::{FlightId, FlightStatus};
 use contrail_shared::storage::{
-    GroupedStats, GroupedStatsFilter, BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition,
+    BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition, GroupedStats, GroupedStatsFilter,
     HistoryEntry, HourStats, Keyset, PositionFilter, PositionStatuses, StatsFilter, StatsGrouping,
 };
 

@@ -128,17 +128,16 @@ impl Params {
     /// crosses the antimeridian.
     pub fn bbox(&self, name: &str) -> Result<Option<BBox>, ApiError> {
         let Some(v) = self.get(name) else { return Ok(None) };
-        let shape = || {
-            ApiError::invalid(name, "must be minLon,minLat,maxLon,maxLat: four decimal numbers of degrees (-12.5)")
-        };
-        let numbers: Vec<f64> = v
-            .split(',')
-            .map(|part| decimal(part).ok_or_else(shape))
-            .collect::<Result<_, _>>()?;
+        let shape =
+            || ApiError::invalid(name, "must be minLon,minLat,maxLon,maxLat: four decimal numbers of degrees (-12.5)");
+        let numbers: Vec<f64> = v.split(',').map(|part| decimal(part).ok_or_else(shape)).collect::<Result<_, _>>()?;
         let [min_lon, min_lat, max_lon, max_lat] = numbers[..] else { return Err(shape()) };
-        for (edge, value, bound) in
-            [("minLon", min_lon, 180.0), ("maxLon", max_lon, 180.0), ("minLat", min_lat, 90.0), ("maxLat", max_lat, 90.0)]
-        {
+        for (edge, value, bound) in [
+            ("minLon", min_lon, 180.0),
+            ("maxLon", max_lon, 180.0),
+            ("minLat", min_lat, 90.0),
+            ("maxLat", max_lat, 90.0),
+        ] {
             if !(-bound..=bound).contains(&value) {
                 return Err(ApiError::invalid(name, format!("{edge} {value} is outside -{bound} to {bound}")));
             }
@@ -236,9 +235,27 @@ mod tests {
         assert_eq!(bbox("-180,-90,180,90").unwrap().unwrap().max_lat, 90.0);
         assert_eq!(bbox("-0,-0,0,0").unwrap().unwrap().min_lon.to_string(), "0", "-0 reads as 0");
         for bad in [
-            "", "1,2,3", "1,2,3,4,5", "a,b,c,d", "1,,3,4", "NaN,0,1,1", "inf,0,1,1", "0,0,1e999,1", "-181,0,1,1",
-            "0,0,180.5,1", "0,-91,1,1", "0,0,1,90.01", "0,10,1,5", " 1,2,3,4", "+1,0,2,1", "1e1,0,20,1", ".5,0,1,1",
-            "1.,0,2,1", "1.5.5,0,2,1", "0x1,0,2,1", "-,0,1,1",
+            "",
+            "1,2,3",
+            "1,2,3,4,5",
+            "a,b,c,d",
+            "1,,3,4",
+            "NaN,0,1,1",
+            "inf,0,1,1",
+            "0,0,1e999,1",
+            "-181,0,1,1",
+            "0,0,180.5,1",
+            "0,-91,1,1",
+            "0,0,1,90.01",
+            "0,10,1,5",
+            " 1,2,3,4",
+            "+1,0,2,1",
+            "1e1,0,20,1",
+            ".5,0,1,1",
+            "1.,0,2,1",
+            "1.5.5,0,2,1",
+            "0x1,0,2,1",
+            "-,0,1,1",
         ] {
             let err = bbox(bad).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidParameter, "{bad}");

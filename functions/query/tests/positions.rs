@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 use common::*;
 use contrail_shared::domain::{FlightId, Removal, Snapshot};
 
+/// A query, the error code it must get and a phrase of its message.
+type BadQuery = (Vec<(&'static str, &'static str)>, &'static str, &'static str);
+
 /// One fixture flight and where it is.
 #[derive(Debug, Clone)]
 struct Spot {
@@ -103,8 +106,10 @@ fn reported(s: &Spot) -> chrono::DateTime<chrono::Utc> {
 /// one, and an airborne flight removed by a tombstone.
 async fn load_spots(db: &Db) -> Vec<Spot> {
     let spots = spots();
-    let mut batch: Vec<Snapshot> =
-        spots.iter().map(|s| s.flight.snapshot_with_position(&format!("{}-p", s.id()), reported(s), s.position())).collect();
+    let mut batch: Vec<Snapshot> = spots
+        .iter()
+        .map(|s| s.flight.snapshot_with_position(&format!("{}-p", s.id()), reported(s), s.position()))
+        .collect();
     let d = day(2013, 1, 1);
     let mut extra = spots[0].flight.clone();
     extra.number = "901".into();
@@ -226,11 +231,24 @@ async fn a_bbox_keeps_the_flights_inside_it_edges_included_and_may_cross_the_ant
         };
         // Across the antimeridian: 170..180 and -180..-170, edges included on every side.
         let a = bbox("170,-30,-170,30", false).await;
-        assert_eq!(places(&a), [(-180.0, 0.0), (-179.5, 10.0), (-170.0, 30.0), (170.0, -30.0), (180.0, 20.0)], "{}", db.name);
+        assert_eq!(
+            places(&a),
+            [(-180.0, 0.0), (-179.5, 10.0), (-170.0, 30.0), (170.0, -30.0), (180.0, 20.0)],
+            "{}",
+            db.name
+        );
         let a = bbox("170,-30,-170,30", true).await;
         assert_eq!(
             places(&a),
-            [(-180.0, 0.0), (-179.5, 10.0), (-175.0, -29.0), (-170.0, 30.0), (170.0, -30.0), (179.5, -5.0), (180.0, 20.0)],
+            [
+                (-180.0, 0.0),
+                (-179.5, 10.0),
+                (-175.0, -29.0),
+                (-170.0, 30.0),
+                (170.0, -30.0),
+                (179.5, -5.0),
+                (180.0, 20.0)
+            ],
             "{}",
             db.name
         );
@@ -279,7 +297,10 @@ async fn carrier_origin_and_destination_narrow_the_positions_alone_and_with_a_bo
                 vec![("carrier", "UA"), ("origin", "EWR"), ("destination", "IAH")],
                 Box::new(|s| s.flight.carrier == "UA" && s.flight.origin == "EWR" && s.flight.destination == "IAH"),
             ),
-            (vec![("carrier", "B6"), ("bbox", "100,-90,-100,90")], Box::new(|s| s.flight.carrier == "B6" && s.lon.abs() >= 100.0)),
+            (
+                vec![("carrier", "B6"), ("bbox", "100,-90,-100,90")],
+                Box::new(|s| s.flight.carrier == "B6" && s.lon.abs() >= 100.0),
+            ),
             (vec![("carrier", "ZZ")], Box::new(|_| false)),
         ];
         for (query, keep) in cases {
@@ -384,7 +405,7 @@ async fn positions_answer_304_while_nothing_moved_and_a_new_etag_once_a_flight_m
 async fn every_bad_positions_parameter_is_a_400_with_its_stable_code() {
     for db in engines().await {
         let state = state(&db.store);
-        let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+        let cases: Vec<BadQuery> = vec![
             (vec![("bbox", "1,2,3")], "invalid_parameter", "minLon,minLat,maxLon,maxLat"),
             (vec![("bbox", "1,2,3,4,5")], "invalid_parameter", "four decimal numbers"),
             (vec![("bbox", "a,b,c,d")], "invalid_parameter", "four decimal numbers"),

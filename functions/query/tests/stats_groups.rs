@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 use common::*;
 use contrail_shared::domain::{FlightId, Removal, Snapshot};
 
+/// A query, the error code it must get and a phrase of its message.
+type BadQuery = (Vec<(&'static str, &'static str)>, &'static str, &'static str);
+
 const DATE: &str = "2013-03-01";
 
 fn date() -> NaiveDate {
@@ -58,7 +61,8 @@ async fn load_day(db: &Db) {
         flight(7, "LAX", "JFK", "DL", "scheduled", (22, 0), 480, (None, None)),
         flight(10, "EWR", "ORD", "UA", "scheduled", (8, 0), 150, (None, None)),
     ];
-    let mut batch: Vec<Snapshot> = flights.iter().map(|f| f.snapshot(&format!("{}-s", f.id()), at(date(), 23, 0))).collect();
+    let mut batch: Vec<Snapshot> =
+        flights.iter().map(|f| f.snapshot(&format!("{}-s", f.id()), at(date(), 23, 0))).collect();
     let mut other_day = flights[0].clone();
     other_day.date = day(2013, 3, 2);
     other_day.scheduled_departure += Duration::days(1);
@@ -111,15 +115,17 @@ async fn hourly_stats_count_an_airports_departures_and_arrivals_with_their_delay
         );
         assert!(a.body.starts_with(r#"{"hours":[{"hour":"2013-03-01T08:00:00Z","departures":3,"#), "{}", a.body);
 
-        let ua = call(&state, get("/stats", &[("date", DATE), ("airport", "JFK"), ("group_by", "hour"), ("carrier", "UA")]))
-            .await;
+        let ua =
+            call(&state, get("/stats", &[("date", DATE), ("airport", "JFK"), ("group_by", "hour"), ("carrier", "UA")]))
+                .await;
         assert_eq!(
             ua.json(),
             json!({"hours": [keyed("hour", "2013-03-01T08:00:00Z", group(2, json!(10.0), json!(50.0), 1, json!(-5.0), json!(100.0)))]}),
             "{}",
             db.name
         );
-        let none = call(&state, get("/stats", &[("date", "2013-03-03"), ("airport", "JFK"), ("group_by", "hour")])).await;
+        let none =
+            call(&state, get("/stats", &[("date", "2013-03-03"), ("airport", "JFK"), ("group_by", "hour")])).await;
         assert_eq!(none.json(), json!({"hours": []}));
     }
 }
@@ -151,7 +157,8 @@ async fn carrier_stats_give_each_carriers_on_time_share_at_the_airport_and_over_
             "{}",
             db.name
         );
-        let route = call(&state, get("/stats", &[("date", DATE), ("group_by", "carrier"), ("destination", "JFK")])).await;
+        let route =
+            call(&state, get("/stats", &[("date", DATE), ("group_by", "carrier"), ("destination", "JFK")])).await;
         let body = route.json();
         let carriers: Vec<&str> =
             body["carriers"].as_array().unwrap().iter().map(|c| c["carrier"].as_str().unwrap()).collect();
@@ -167,13 +174,17 @@ async fn carrier_stats_give_each_carriers_on_time_share_at_the_airport_and_over_
 async fn bad_group_by_requests_are_400s_with_their_stable_codes() {
     for db in engines().await {
         let state = state(&db.store);
-        let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+        let cases: Vec<BadQuery> = vec![
             (vec![("date", DATE), ("group_by", "day")], "invalid_parameter", "group_by must be hour or carrier"),
             (vec![("date", DATE), ("group_by", "")], "invalid_parameter", "group_by must be hour or carrier"),
             (vec![("date", DATE), ("airport", "JFK")], "invalid_parameter", "airport needs group_by"),
             (vec![("date", DATE), ("airport", "jfk"), ("group_by", "hour")], "invalid_parameter", "airport"),
             (vec![("airport", "JFK"), ("group_by", "hour")], "missing_parameter", "date is required"),
-            (vec![("date", DATE), ("group_by", "hour"), ("group_by", "carrier")], "invalid_parameter", "more than once"),
+            (
+                vec![("date", DATE), ("group_by", "hour"), ("group_by", "carrier")],
+                "invalid_parameter",
+                "more than once",
+            ),
             (vec![("date", DATE), ("group_by", "hour"), ("limit", "5")], "unknown_parameter", "limit"),
         ];
         for (query, code, message) in cases {

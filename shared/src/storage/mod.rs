@@ -21,9 +21,9 @@ use crate::domain::{FlightId, Snapshot};
 
 pub use error::StoreError;
 pub use model::{
-    GroupedStats, GroupedStatsFilter, BBox, BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter,
-    FlightPosition, GroupStats, HistoryEntry, HourStats, Keyset, ON_TIME_MINUTES, PositionFilter, PositionStatuses,
-    Stats, StatsFilter, StatsGrouping, StoredDeadLetter, WriteOutcome, rfc3339,
+    BBox, BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition, GroupStats, GroupedStats,
+    GroupedStatsFilter, HistoryEntry, HourStats, Keyset, ON_TIME_MINUTES, PositionFilter, PositionStatuses, Stats,
+    StatsFilter, StatsGrouping, StoredDeadLetter, WriteOutcome, rfc3339,
 };
 pub use postgres::{PgStore, RETENTION_LOCK_TIMEOUT};
 pub use sqlite::SqliteStore;

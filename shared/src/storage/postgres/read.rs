@@ -13,7 +13,7 @@ use crate::domain::{FlightId, FlightStatus, Position};
 use crate::storage::model::{GroupAccumulator, ON_TIME_MINUTES, Side, SideTotals, StatsAccumulator};
 use crate::storage::sql::{positions_where, push_bbox, push_equals};
 use crate::storage::{
-    GroupedStats, GroupedStatsFilter, BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition,
+    BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition, GroupedStats, GroupedStatsFilter,
     HistoryEntry, HourStats, Keyset, PositionFilter, Stats, StatsFilter, StatsGrouping, StoreError,
 };
 
@@ -164,7 +164,11 @@ impl PgStore {
                 for row in &rows {
                     let (s, totals) = side(row)?;
                     let hour: Option<DateTime<Utc>> = row.try_get(1)?;
-                    acc.add(hour.ok_or_else(|| StoreError::Corrupt("a flight has no scheduled time".into()))?, s, totals);
+                    acc.add(
+                        hour.ok_or_else(|| StoreError::Corrupt("a flight has no scheduled time".into()))?,
+                        s,
+                        totals,
+                    );
                 }
                 GroupedStats::Hours(acc.finish().into_iter().map(|(hour, stats)| HourStats { hour, stats }).collect())
             }
@@ -232,12 +236,7 @@ impl PgStore {
 
 /// The positions statement after `select` (the columns, or an `EXPLAIN` of them in tests), ordered by
 /// flight id: a key that does not move while positions update, so pages neither skip nor repeat.
-fn positions_query(
-    select: &str,
-    filter: &PositionFilter,
-    after: Option<&str>,
-    limit: u32,
-) -> QueryBuilder<Postgres> {
+fn positions_query(select: &str, filter: &PositionFilter, after: Option<&str>, limit: u32) -> QueryBuilder<Postgres> {
     let mut q = QueryBuilder::<Postgres>::new(select);
     q.push(positions_where("NOT removed", filter.statuses));
     push_equals(

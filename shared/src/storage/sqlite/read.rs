@@ -12,7 +12,7 @@ use crate::domain::{FlightId, FlightStatus, Position};
 use crate::storage::model::{GroupAccumulator, ON_TIME_MINUTES, Side, SideTotals, StatsAccumulator};
 use crate::storage::sql::{positions_where, push_bbox, push_equals};
 use crate::storage::{
-    GroupedStats, GroupedStatsFilter, BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition,
+    BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition, GroupedStats, GroupedStatsFilter,
     HistoryEntry, HourStats, Keyset, PositionFilter, Stats, StatsFilter, StatsGrouping, StoreError,
 };
 
@@ -233,12 +233,7 @@ impl SqliteStore {
 
 /// The positions statement after `select` (the columns, or `EXPLAIN QUERY PLAN` in tests), ordered by flight
 /// id: a key that does not move while positions update, so pages neither skip nor repeat.
-fn positions_query(
-    select: &str,
-    filter: &PositionFilter,
-    after: Option<&str>,
-    limit: u32,
-) -> QueryBuilder<Sqlite> {
+fn positions_query(select: &str, filter: &PositionFilter, after: Option<&str>, limit: u32) -> QueryBuilder<Sqlite> {
     let mut q = QueryBuilder::<Sqlite>::new(select);
     q.push(positions_where("removed = 0", filter.statuses));
     push_equals(
@@ -266,8 +261,8 @@ fn position_from_row(row: &SqliteRow) -> Result<FlightPosition, StoreError> {
         row.try_get::<Option<String>, _>(i)?.ok_or_else(|| corrupt(column))
     };
     let raw = row.try_get::<Option<String>, _>(5)?.ok_or_else(|| corrupt("position"))?;
-    let position: Position = serde_json::from_str(&raw)
-        .map_err(|e| StoreError::Corrupt(format!("flight {id} has a bad position: {e}")))?;
+    let position: Position =
+        serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(format!("flight {id} has a bad position: {e}")))?;
     Ok(FlightPosition {
         carrier: text(1, "carrier")?,
         number: text(2, "number")?,
@@ -393,7 +388,10 @@ mod tests {
             let rows = positions_query(&explain, filter, after, 51).build().fetch_all(&store.pool).await.unwrap();
             let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(3)).collect();
             assert!(plan.iter().any(|step| step.contains("USING INDEX flights_positions_idx")), "{filter:?}: {plan:?}");
-            assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{filter:?}: ordered by the index: {plan:?}");
+            assert!(
+                !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                "{filter:?}: ordered by the index: {plan:?}"
+            );
         }
     }
 }
