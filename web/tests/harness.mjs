@@ -1,7 +1,7 @@
 // Shared set-up of the browser tests: the running `contrail up` they talk to (given by scripts/test-web),
 // the system Chromium driven by playwright-core, and small helpers to read the board.
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
@@ -80,4 +80,42 @@ export async function screenshot(page, name) {
   const file = path.join(screenshotDir, name);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/**
+ * The current snapshot of every flight in fixtures/flights.jsonl, computed here from the file itself
+ * (the last event of each flight by event time, then event id), so a test can compare the page with
+ * what the events say rather than with what the API says.
+ */
+export function fixtureSnapshots() {
+  const lines = readFileSync(new URL("./fixtures/flights.jsonl", import.meta.url), "utf8").split("\n").filter(Boolean);
+  const last = new Map();
+  for (const line of lines) {
+    const e = JSON.parse(line);
+    const id = `${e.carrier}${e.number}-${e.date}-${e.origin}`;
+    const prev = last.get(id);
+    if (!prev || e.event_time > prev.event_time || (e.event_time === prev.event_time && e.event_id > prev.event_id)) {
+      last.set(id, e);
+    }
+  }
+  return last;
+}
+
+/** The flight ids the fixture has airborne with a position, sorted. */
+export function fixtureAirborne() {
+  return [...fixtureSnapshots()].filter(([, e]) => e.status === "airborne" && e.position).map(([id]) => id).sort();
+}
+
+/** Waits until the sky map has drawn the flights of /positions and listed those in view. */
+export async function waitForSky(page, flights) {
+  await page.waitForFunction(
+    (n) => {
+      const sky = document.querySelector("#sky");
+      return sky?.dataset.flights === String(n) && sky.dataset.planes !== undefined &&
+        Number(sky.dataset.planes) + Number(sky.dataset.clusteredFlights) > 0 === (n > 0) &&
+        document.querySelectorAll("#sky .sky-list li").length > 0 === (n > 0);
+    },
+    flights,
+    { timeout: 15_000 },
+  );
 }
