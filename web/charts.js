@@ -38,7 +38,7 @@ export function hourlyChart(hours, airport) {
   if (!hours.length) return h("p", { class: "muted" }, "No flights in this day's hours.");
   const rows = hourRange(hours);
   const max = Math.max(1, ...rows.map((r) => Math.max(r.departures, r.arrivals)));
-  const colW = Math.max(22, Math.min(40, Math.floor(880 / rows.length)));
+  const colW = Math.max(22, Math.min(56, Math.floor(960 / rows.length)));
   const left = 86;
   const width = left + rows.length * colW + 10;
   const half = 96;
@@ -75,7 +75,7 @@ export function hourlyChart(hours, airport) {
     `${r.arrivals} arrivals (${delayLabel(r.avg_arrival_delay_minutes)})`).join("; ");
   return s(
     "svg",
-    { viewBox: `0 0 ${width} ${height}`, class: "hourly-chart", role: "img",
+    { viewBox: `0 0 ${width} ${height}`, width, height, class: "hourly-chart", role: "img",
       "aria-label": `Departures and arrivals at ${airport} per UTC hour. ${summary}` },
     s("text", { x: 0, y: mid - half / 2, class: "side-label" }, "Departures"),
     s("text", { x: 0, y: mid + half / 2 + 6, class: "side-label" }, "Arrivals"),
