@@ -39,12 +39,13 @@ export async function launch() {
 }
 
 /** A fresh page (own context: own session storage) with the board's console errors collected. */
-export async function openPage(browser, { viewport = { width: 1440, height: 900 } } = {}) {
+export async function openPage(browser, { viewport = { width: 1440, height: 900 }, fixedClock = true } = {}) {
   const context = await browser.newContext({ viewport, timezoneId: "UTC", locale: "en-US" });
   const page = await context.newPage();
   // A fixed wall clock (timers still run) so the "checked at" line, and so the screenshots, are the same
-  // on every run; it is after the fixture's day, as a real viewer's would be.
-  await page.clock.setFixedTime(new Date("2026-11-21T09:30:00Z"));
+  // on every run; it is after the fixture's day, as a real viewer's would be. Timing measurements turn
+  // it off: the fake clock replaces `performance`, whose entries they read.
+  if (fixedClock) await page.clock.setFixedTime(new Date("2026-11-21T09:30:00Z"));
   page.consoleErrors = [];
   page.on("pageerror", (e) => page.consoleErrors.push(String(e)));
   return page;

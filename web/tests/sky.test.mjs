@@ -269,7 +269,7 @@ describe("frame times", () => {
         altitude_ft: 30000 + Math.floor(rand() * 9000), ground_speed_kt: 450, event_time: "2026-11-20T12:00:00Z",
       });
     }
-    const page = await signedInPage();
+    const page = await signedInPage({ fixedClock: false });
     await page.route((url) => url.pathname === "/positions", (route) => {
       const u = new URL(route.request().url());
       const from = Number(u.searchParams.get("cursor") || 0);
@@ -283,9 +283,10 @@ describe("frame times", () => {
     assert.ok(Number(world.clusters) > 0, "overlapping markers are clustered at the world view");
     assert.ok(Number(world.planes) + Number(world.clusteredFlights) <= rows.length);
 
-    const box = await page.locator("#sky-canvas").boundingBox();
-    const cx = box.x + box.width / 2;
-    const cy = box.y + box.height / 2;
+    await page.$eval("#sky", (el) => el.scrollIntoView());
+    let box = await page.locator("#sky-canvas").boundingBox();
+    let cx = box.x + box.width / 2;
+    let cy = box.y + box.height / 2;
 
     /** Drags the map back and forth for `steps` pointer moves while recording frame intervals and draw times. */
     const pan = async (steps) => {
@@ -317,18 +318,22 @@ describe("frame times", () => {
       });
     };
 
-    const wide = await pan(240);
+    const wide = await pan(160);
     // Then zoomed in over the densest region (the United States, 38°N 95°W, placed on the reset view:
     // the whole world's width, centred on 28°N 0°), where many more planes are drawn one by one.
     await page.click("#sky .sky-reset");
     await page.waitForFunction(() => document.querySelector("#sky").dataset.centre === "28.00,0.00");
+    await page.$eval("#sky", (el) => el.scrollIntoView());
+    box = await page.locator("#sky-canvas").boundingBox();
+    cx = box.x + box.width / 2;
+    cy = box.y + box.height / 2;
     const mercY = (lat) => Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360));
     const usX = cx + (-95 / 360) * box.width;
     const usY = cy - (box.width / (2 * Math.PI)) * (mercY(38) - mercY(28));
     await page.mouse.move(usX, usY);
     for (let i = 0; i < 6; i++) await page.mouse.wheel(0, -240);
     await page.waitForFunction(() => Number(document.querySelector("#sky").dataset.zoom) > 4);
-    const deep = await pan(240);
+    const deep = await pan(160);
     const zoomed = await page.$eval("#sky", (el) => ({ ...el.dataset }));
 
     const report = (name, r) => {
