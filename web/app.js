@@ -582,10 +582,11 @@ async function showTrack(flight, mine, keepView) {
   const points = await trackPoints(flight.flight_id);
   if (mine !== generation) return;
   $("#sky-title").textContent = `Track of ${flight.carrier} ${flight.number}`;
+  const done = ["landed", "arrived"].includes(flight.status);
   sky.say(points.length
-    ? `${points.length} reported position${points.length === 1 ? "" : "s"}: the solid line is where it flew, ` +
-      "the dashed one the great circle still ahead."
-    : "No position has been reported for this flight yet.");
+    ? `${points.length} reported position${points.length === 1 ? "" : "s"}: the solid line is where it flew` +
+      `${done ? ", to its landing." : ", the dashed one the great circle still ahead."}`
+    : "No position has been reported for this flight yet; the dashed line is its great circle.");
   sky.showTrack(flight, points, { keepView });
   $("#profile").replaceChildren(altitudeProfile(points));
   $("#profile-caption").textContent = `Altitude of ${flight.carrier} ${flight.number} at each reported position`;

@@ -100,8 +100,10 @@ export class SkyMap {
     if (dest && (last || origin) && !arrived) {
       const from = path[path.length - 1];
       planned = unwrap([from, ...greatCircle({ lat: from.lat, lon: from.lon }, dest).slice(1)]);
-    } else if (dest && arrived) {
-      path.push(...unwrap([path[path.length - 1] || dest, dest]).slice(1));
+    } else if (dest && arrived && path.length) {
+      // Landed: the last leg, from the last position reported in the air, is flown too.
+      const from = path[path.length - 1];
+      path.push(...unwrap([from, ...greatCircle({ lat: from.lat, lon: from.lon }, dest).slice(1)]).slice(1));
     }
     const airports = [];
     if (origin) airports.push({ code: flight.origin, ...path[0] });
