@@ -93,11 +93,14 @@ fn the_front_answers_401_and_403_like_api_gateway() {
     let (status, body) = stack.get("/flights", Some(&no_scope));
     assert_eq!(status, 403, "{body}");
     assert!(body.is_object(), "403 is JSON: {body}");
+    assert_eq!(stack.get("/positions", Some(&no_scope)).0, 403, "/positions needs flights:read");
 
     let good = token(dir.path(), &["--sub", "alice"]);
     assert_eq!(stack.get("/flights", Some(&good)).0, 200);
     // The same token again is served from the authorizer result cache, on another route.
     assert_eq!(stack.get("/stats?date=2026-11-20", Some(&good)).0, 200);
+    let (status, body) = stack.get("/positions?bbox=170,-30,-170,30", Some(&good));
+    assert_eq!((status, body.clone()), (200, serde_json::json!({"items": [], "next_cursor": null})), "{body}");
     let (status, body) = stack.get("/nowhere", Some(&good));
     assert_eq!(status, 404);
     assert!(body["error"]["code"].is_string(), "{body}");

@@ -21,6 +21,7 @@ pub fn resource_for(path: &str) -> (String, BTreeMap<String, String>) {
         ["health"] => ("/health".into(), BTreeMap::new()),
         ["flights"] => ("/flights".into(), BTreeMap::new()),
         ["stats"] => ("/stats".into(), BTreeMap::new()),
+        ["positions"] => ("/positions".into(), BTreeMap::new()),
         ["flights", id] if !id.is_empty() => ("/flights/{flight_id}".into(), one("flight_id", id)),
         ["flights", id, "events"] if !id.is_empty() => ("/flights/{flight_id}/events".into(), one("flight_id", id)),
         ["airports", code, "departures"] if !code.is_empty() => {
@@ -177,6 +178,7 @@ mod tests {
         assert_eq!(resource_for("/flights/UA1%2D2").1["flight_id"], "UA1-2");
         assert_eq!(resource_for("/airports/EWR/arrivals").1["code"], "EWR");
         assert_eq!(resource_for("/nope/x").0, "/{proxy+}");
+        assert_eq!(resource_for("/positions"), ("/positions".to_owned(), BTreeMap::new()));
     }
 
     #[test]

@@ -6,7 +6,10 @@
 use serde::Serialize;
 
 use contrail_shared::domain::{FlightId, FlightStatus};
-use contrail_shared::storage::{BoardFilter, BoardKind, Flight, FlightFilter, HistoryEntry, Keyset, StatsFilter};
+use contrail_shared::storage::{
+    GroupedStats, GroupedStatsFilter, BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition,
+    HistoryEntry, HourStats, Keyset, PositionFilter, PositionStatuses, StatsFilter, StatsGrouping,
+};
 
 use crate::State;
 use crate::error::{ApiError, ErrorCode};
@@ -45,6 +48,7 @@ pub async fn get(state: &State, route: Route<'_>, query: Option<&str>) -> Result
         Route::FlightEvents(id) => events(state, id, query).await,
         Route::Board(code, kind) => board(state, code, kind, query).await,
         Route::Stats => stats(state, query).await,
+        Route::Positions => positions(state, query).await,
     }
 }
 
@@ -153,7 +157,13 @@ async fn board(state: &State, code: &str, kind: BoardKind, query: Option<&str>) 
 }
 
 async fn stats(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
-    let p = Params::parse(query, &["date", "origin", "destination", "carrier"])?;
+    let p = Params::parse(query, &["date", "origin", "destination", "carrier", "group_by", "airport"])?;
+    if let Some(grouping) = p.grouping("group_by")? {
+        return grouped_stats(state, &p, grouping).await;
+    }
+    if p.has("airport") {
+        return Err(ApiError::invalid("airport", "needs group_by=hour or group_by=carrier"));
+    }
     let filter = StatsFilter {
         date: p.required_date("date")?,
         origin: p.airport("origin")?,
@@ -162,6 +172,62 @@ async fn stats(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
     };
     let stats = state.store.stats(&filter).await?;
     Ok(Reply { body: to_json(&stats)?, freshness: Freshness::Short })
+}
+
+#[derive(Serialize)]
+struct GroupedStatsBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hours: Option<&'a [HourStats]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carriers: Option<&'a [CarrierStats]>,
+}
+
+/// `GET /stats?group_by=`: departures and arrivals side by side per hour or carrier.
+async fn grouped_stats(state: &State, p: &Params, grouping: StatsGrouping) -> Result<Reply, ApiError> {
+    let filter = GroupedStatsFilter {
+        date: p.required_date("date")?,
+        airport: p.airport("airport")?,
+        origin: p.airport("origin")?,
+        destination: p.airport("destination")?,
+        carrier: p.carrier("carrier")?,
+        grouping,
+    };
+    let stats = state.store.grouped_stats(&filter).await?;
+    let body = match &stats {
+        GroupedStats::Hours(hours) => GroupedStatsBody { hours: Some(hours), carriers: None },
+        GroupedStats::Carriers(carriers) => GroupedStatsBody { hours: None, carriers: Some(carriers) },
+    };
+    Ok(Reply { body: to_json(&body)?, freshness: Freshness::Short })
+}
+
+async fn positions(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
+    let p = Params::parse(query, &["include", "bbox", "carrier", "origin", "destination", "limit", "cursor"])?;
+    let filter = PositionFilter {
+        statuses: p.position_statuses("include")?,
+        bbox: p.bbox("bbox")?,
+        carrier: p.carrier("carrier")?,
+        origin: p.airport("origin")?,
+        destination: p.airport("destination")?,
+    };
+    let limit = p.limit()?;
+    let scope = format!(
+        "positions|include={}|bbox={}|carrier={}|origin={}|destination={}",
+        match filter.statuses {
+            PositionStatuses::Airborne => "",
+            PositionStatuses::AirborneAndDeparted => "departed",
+        },
+        filter.bbox.map(|b| format!("{},{},{},{}", b.min_lon, b.min_lat, b.max_lon, b.max_lat)).unwrap_or_default(),
+        opt(&filter.carrier),
+        opt(&filter.origin),
+        opt(&filter.destination),
+    );
+    // Pages are keyed by flight id alone (positions move, ids do not); the cursor's time is unused.
+    let after = p.cursor().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let rows = state.store.positions(&filter, after.as_ref().map(|k| k.id.as_str()), limit + 1).await?;
+    page(state, &scope, rows, limit, |f: &FlightPosition| Keyset {
+        time: chrono::DateTime::UNIX_EPOCH,
+        id: f.flight_id.clone(),
+    })
 }
 
 /// Cuts the extra row off and signs the position after the page's last row.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use contrail_shared::domain::{Airport, Carrier, FlightStatus, parse_date, to_micros};
+use contrail_shared::storage::{BBox, PositionStatuses, StatsGrouping};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -55,6 +56,21 @@ impl Params {
 
     fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
+    }
+
+    /// Whether the parameter was given (with any value).
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// `group_by`: `hour` or `carrier`, or absent.
+    pub fn grouping(&self, name: &str) -> Result<Option<StatsGrouping>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some("hour") => Ok(Some(StatsGrouping::Hour)),
+            Some("carrier") => Ok(Some(StatsGrouping::Carrier)),
+            Some(_) => Err(ApiError::invalid(name, "must be hour or carrier")),
+        }
     }
 
     /// An optional carrier code.
@@ -107,6 +123,44 @@ impl Params {
         Ok(out)
     }
 
+    /// An optional `minLon,minLat,maxLon,maxLat` box in degrees. Longitudes are within -180 to 180 and
+    /// latitudes within -90 to 90; `minLat` may not exceed `maxLat`, but `minLon` may exceed `maxLon`: that box
+    /// crosses the antimeridian.
+    pub fn bbox(&self, name: &str) -> Result<Option<BBox>, ApiError> {
+        let Some(v) = self.get(name) else { return Ok(None) };
+        let shape = || {
+            ApiError::invalid(name, "must be minLon,minLat,maxLon,maxLat: four decimal numbers of degrees (-12.5)")
+        };
+        let numbers: Vec<f64> = v
+            .split(',')
+            .map(|part| decimal(part).ok_or_else(shape))
+            .collect::<Result<_, _>>()?;
+        let [min_lon, min_lat, max_lon, max_lat] = numbers[..] else { return Err(shape()) };
+        for (edge, value, bound) in
+            [("minLon", min_lon, 180.0), ("maxLon", max_lon, 180.0), ("minLat", min_lat, 90.0), ("maxLat", max_lat, 90.0)]
+        {
+            if !(-bound..=bound).contains(&value) {
+                return Err(ApiError::invalid(name, format!("{edge} {value} is outside -{bound} to {bound}")));
+            }
+        }
+        if min_lat > max_lat {
+            return Err(ApiError::invalid(name, format!("minLat {min_lat} is above maxLat {max_lat}")));
+        }
+        // -0 and 0 are the same edge; keep one spelling so equal boxes give equal cursor scopes.
+        let z = |x: f64| if x == 0.0 { 0.0 } else { x };
+        Ok(Some(BBox { min_lon: z(min_lon), min_lat: z(min_lat), max_lon: z(max_lon), max_lat: z(max_lat) }))
+    }
+
+    /// `include=departed` adds flights whose status is `departed` (off the gate, not yet reported airborne)
+    /// to the airborne ones.
+    pub fn position_statuses(&self, name: &str) -> Result<PositionStatuses, ApiError> {
+        match self.get(name) {
+            None => Ok(PositionStatuses::Airborne),
+            Some("departed") => Ok(PositionStatuses::AirborneAndDeparted),
+            Some(_) => Err(ApiError::invalid(name, "must be departed (airborne flights are always included)")),
+        }
+    }
+
     /// `limit`: 1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`].
     pub fn limit(&self) -> Result<u32, ApiError> {
         match self.get("limit") {
@@ -122,6 +176,17 @@ impl Params {
     pub fn cursor(&self) -> Option<&str> {
         self.get("cursor")
     }
+}
+
+/// A plain decimal number, `-?[0-9]+(\.[0-9]+)?`: no exponent, sign or spaces, the API description's pattern.
+fn decimal(text: &str) -> Option<f64> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let plain = match unsigned.split_once('.') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction),
+        None => digits(unsigned),
+    };
+    plain.then(|| text.parse::<f64>().ok()).flatten().filter(|x| x.is_finite())
 }
 
 /// Parses an airport code from a query or path parameter.
@@ -158,6 +223,39 @@ mod tests {
         assert_eq!(p.statuses("status").unwrap(), vec![FlightStatus::Delayed, FlightStatus::Landed]);
         let p = Params::parse(Some("status=landed,"), &["status"]).unwrap();
         assert!(p.statuses("status").is_err());
+    }
+
+    #[test]
+    fn a_bbox_is_four_numbers_in_range_and_may_cross_the_antimeridian() {
+        let bbox = |v: &str| Params::parse(Some(&format!("bbox={v}")), &["bbox"]).unwrap().bbox("bbox");
+        let b = bbox("170,-10,-170,10").unwrap().unwrap();
+        assert!(b.crosses_antimeridian());
+        assert_eq!((b.min_lon, b.min_lat, b.max_lon, b.max_lat), (170.0, -10.0, -170.0, 10.0));
+        let b = bbox("-74.5,40.1,-73.25,41").unwrap().unwrap();
+        assert!(!b.crosses_antimeridian());
+        assert_eq!(bbox("-180,-90,180,90").unwrap().unwrap().max_lat, 90.0);
+        assert_eq!(bbox("-0,-0,0,0").unwrap().unwrap().min_lon.to_string(), "0", "-0 reads as 0");
+        for bad in [
+            "", "1,2,3", "1,2,3,4,5", "a,b,c,d", "1,,3,4", "NaN,0,1,1", "inf,0,1,1", "0,0,1e999,1", "-181,0,1,1",
+            "0,0,180.5,1", "0,-91,1,1", "0,0,1,90.01", "0,10,1,5", " 1,2,3,4", "+1,0,2,1", "1e1,0,20,1", ".5,0,1,1",
+            "1.,0,2,1", "1.5.5,0,2,1", "0x1,0,2,1", "-,0,1,1",
+        ] {
+            let err = bbox(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidParameter, "{bad}");
+            assert!(err.message.starts_with("bbox "), "{}", err.message);
+        }
+        assert!(bbox("0,10,1,5").unwrap_err().message.contains("minLat 10 is above maxLat 5"));
+        assert!(bbox("-181,0,1,1").unwrap_err().message.contains("minLon -181 is outside -180 to 180"));
+    }
+
+    #[test]
+    fn include_takes_departed_only() {
+        let p = |q: &str| Params::parse(Some(q), &["include"]).unwrap().position_statuses("include");
+        assert_eq!(p("").unwrap(), PositionStatuses::Airborne);
+        assert_eq!(p("include=departed").unwrap(), PositionStatuses::AirborneAndDeparted);
+        for bad in ["include=", "include=airborne", "include=departed,landed", "include=Departed"] {
+            assert_eq!(p(bad).unwrap_err().code, ErrorCode::InvalidParameter, "{bad}");
+        }
     }
 
     #[test]

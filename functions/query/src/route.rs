@@ -11,6 +11,7 @@ pub enum Route<'a> {
     FlightEvents(&'a str),
     Board(&'a str, BoardKind),
     Stats,
+    Positions,
 }
 
 impl<'a> Route<'a> {
@@ -26,6 +27,7 @@ impl<'a> Route<'a> {
             ["airports", code, "departures"] if !code.is_empty() => Self::Board(code, BoardKind::Departures),
             ["airports", code, "arrivals"] if !code.is_empty() => Self::Board(code, BoardKind::Arrivals),
             ["stats"] => Self::Stats,
+            ["positions"] => Self::Positions,
             _ => return None,
         })
     }
@@ -40,6 +42,7 @@ impl<'a> Route<'a> {
             Self::Board(_, BoardKind::Departures) => "/airports/{code}/departures",
             Self::Board(_, BoardKind::Arrivals) => "/airports/{code}/arrivals",
             Self::Stats => "/stats",
+            Self::Positions => "/positions",
         }
     }
 }
@@ -56,7 +59,10 @@ mod tests {
         assert_eq!(Route::parse("/flights/X/events"), Some(Route::FlightEvents("X")));
         assert_eq!(Route::parse("/airports/EWR/arrivals"), Some(Route::Board("EWR", BoardKind::Arrivals)));
         assert_eq!(Route::parse("/stats"), Some(Route::Stats));
-        for miss in ["", "/", "/flights/", "/flights//events", "/airports/EWR", "/stats/x", "health", "/prod/health"] {
+        assert_eq!(Route::parse("/positions"), Some(Route::Positions));
+        for miss in
+            ["", "/", "/flights/", "/flights//events", "/airports/EWR", "/stats/x", "health", "/prod/health", "/positions/"]
+        {
             assert_eq!(Route::parse(miss), None, "{miss}");
         }
     }

@@ -39,6 +39,7 @@ async fn every_sample_event_is_answered_as_its_route_promises() {
         "apigw-departures.json",
         "apigw-arrivals.json",
         "apigw-stats.json",
+        "apigw-positions.json",
         "apigw-preflight.json",
         "apigw-v2-get-flight.json",
     ] {

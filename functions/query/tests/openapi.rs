@@ -63,6 +63,7 @@ fn the_spec_names_exactly_the_routes_and_error_codes_the_code_serves() {
         "/airports/{code}/departures",
         "/airports/{code}/arrivals",
         "/stats",
+        "/positions",
     ]
     .into_iter()
     .collect();
@@ -96,6 +97,10 @@ fn sample(name: &str) -> &'static str {
         "departing_after" => "2013-01-01T00:00:00Z",
         "departing_before" => "2013-01-02T00:00:00Z",
         "limit" => "10",
+        "include" => "departed",
+        "bbox" => "170,-90,-170.5,90",
+        "group_by" => "hour",
+        "airport" => "EWR",
         other => panic!("no sample for parameter {other}"),
     }
 }
@@ -154,6 +159,7 @@ async fn every_documented_parameter_is_accepted_and_responses_match_the_spec() {
             ("/flights", "/flights", vec![("limit", "3")]),
             ("/airports/{code}/arrivals", "/airports/IAH/arrivals", vec![("date", "2013-01-01"), ("limit", "1")]),
             ("/flights/{flight_id}/events", removed_events.as_str(), vec![("limit", "1")]),
+            ("/positions", "/positions", vec![("limit", "1")]),
         ];
         for (template, path, query) in pages {
             let a = call(&state, get(path, &query)).await;
@@ -164,9 +170,23 @@ async fn every_documented_parameter_is_accepted_and_responses_match_the_spec() {
             ("/flights", "/flights", vec![("limit", "0")]),
             ("/flights", "/flights", vec![("cursor", "xyz")]),
             ("/stats", "/stats", vec![]),
+            ("/positions", "/positions", vec![("bbox", "0,10,1,5")]),
+            ("/stats", "/stats", vec![("date", "2013-01-01"), ("airport", "EWR")]),
+            ("/stats", "/stats", vec![("date", "2013-01-01"), ("group_by", "day")]),
             ("/flights/{flight_id}", "/flights/ZZ1-2013-01-01-EWR", vec![]),
             ("/flights/{flight_id}/events", "/flights/ZZ1-2013-01-01-EWR/events", vec![]),
         ];
+        for grouping in ["hour", "carrier"] {
+            for query in [vec![("date", "2013-01-01"), ("airport", "EWR")], vec![("date", "2013-01-01")]] {
+                let mut q = query.clone();
+                q.push(("group_by", grouping));
+                let a = call(&state, get("/stats", &q)).await;
+                assert_eq!(a.status, 200, "{} {q:?}: {}", db.name, a.body);
+                let groups = a.json()[if grouping == "hour" { "hours" } else { "carriers" }].clone();
+                assert!(groups.as_array().is_some_and(|g| !g.is_empty()), "{q:?}: {}", a.body);
+                check(&spec, "/stats", 200, &a);
+            }
+        }
         for (template, path, query) in errors {
             let a = call(&state, get(path, &query)).await;
             assert!(a.status >= 400);

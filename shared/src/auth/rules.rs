@@ -222,7 +222,10 @@ mod tests {
         assert!(policy.deny.is_empty());
         assert!(policy.permits(ARN));
         assert!(policy.permits("arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/stats"));
+        assert!(policy.permits("arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/positions"));
         assert!(!policy.permits("arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/DELETE/flights/x"));
+        let without = ScopeRules::default().policy(&arn, &scopes("stats:read"));
+        assert!(!without.permits("arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/positions"));
     }
 
     #[test]

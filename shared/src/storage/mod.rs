@@ -21,8 +21,9 @@ use crate::domain::{FlightId, Snapshot};
 
 pub use error::StoreError;
 pub use model::{
-    BoardFilter, BoardKind, Flight, FlightFilter, HistoryEntry, Keyset, Stats, StatsFilter, StoredDeadLetter,
-    WriteOutcome, rfc3339,
+    GroupedStats, GroupedStatsFilter, BBox, BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter,
+    FlightPosition, GroupStats, HistoryEntry, HourStats, Keyset, ON_TIME_MINUTES, PositionFilter, PositionStatuses,
+    Stats, StatsFilter, StatsGrouping, StoredDeadLetter, WriteOutcome, rfc3339,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -157,6 +158,23 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
         dispatch!(self.flight_history(id, after, limit))
+    }
+
+    /// The departures and arrivals of one date (at one airport, when the filter names it), grouped by UTC hour
+    /// or by carrier.
+    pub async fn grouped_stats(&self, filter: &GroupedStatsFilter) -> Result<GroupedStats, StoreError> {
+        dispatch!(self.grouped_stats(filter))
+    }
+
+    /// Current positions of the flights in the air (see [`PositionFilter`]), ordered by flight id, after
+    /// the flight id `after`. Served by the partial index `flights_positions_idx`.
+    pub async fn positions(
+        &self,
+        filter: &PositionFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<FlightPosition>, StoreError> {
+        dispatch!(self.positions(filter, after, limit))
     }
 
     /// Aggregates over the current flights of one date.

@@ -95,6 +95,58 @@ pub struct Keyset {
     pub id: String,
 }
 
+/// Statuses `GET /positions` serves: `airborne` always, `departed` on request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PositionStatuses {
+    Airborne,
+    AirborneAndDeparted,
+}
+
+/// A longitude/latitude box, edges included. `min_lon > max_lon` means the box crosses the antimeridian
+/// (it holds longitudes from `min_lon` up to 180 and from -180 up to `max_lon`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BBox {
+    pub min_lon: f64,
+    pub min_lat: f64,
+    pub max_lon: f64,
+    pub max_lat: f64,
+}
+
+impl BBox {
+    /// Whether the box wraps around the antimeridian.
+    pub fn crosses_antimeridian(&self) -> bool {
+        self.min_lon > self.max_lon
+    }
+}
+
+/// Filters of `GET /positions`; every set field narrows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PositionFilter {
+    pub statuses: PositionStatuses,
+    pub bbox: Option<BBox>,
+    pub carrier: Option<Carrier>,
+    pub origin: Option<Airport>,
+    pub destination: Option<Airport>,
+}
+
+/// One airborne flight's current position, the compact row of `GET /positions`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlightPosition {
+    pub flight_id: String,
+    pub carrier: String,
+    pub number: String,
+    pub origin: String,
+    pub destination: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub heading_deg: Option<f64>,
+    pub altitude_ft: Option<f64>,
+    pub ground_speed_kt: Option<f64>,
+    /// The `event_time` of the snapshot that reported the position.
+    #[serde(with = "rfc3339")]
+    pub event_time: DateTime<Utc>,
+}
+
 /// Filters of `GET /stats`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatsFilter {
@@ -114,6 +166,128 @@ pub struct Stats {
     pub avg_arrival_delay_minutes: Option<f64>,
     /// Arrived with an arrival delay under 15 minutes, as a percentage of flights with an actual arrival.
     pub on_time_arrival_pct: Option<f64>,
+}
+
+/// How `GET /stats?group_by=` splits one airport's day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsGrouping {
+    /// By the UTC hour of the scheduled departure (departures) or scheduled arrival (arrivals).
+    Hour,
+    /// By carrier.
+    Carrier,
+}
+
+/// Filters of `GET /stats?group_by=`: the flights of one flight date that match every set filter, counted as
+/// departures (those leaving `airport`, when set) and as arrivals (those bound for `airport`, when set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupedStatsFilter {
+    pub date: NaiveDate,
+    pub airport: Option<Airport>,
+    pub origin: Option<Airport>,
+    pub destination: Option<Airport>,
+    pub carrier: Option<Carrier>,
+    pub grouping: StatsGrouping,
+}
+
+/// One group's departures and arrivals: counts of every current flight, delays and on-time shares over the
+/// flights with an actual time. On time means less than 15 minutes late ([`ON_TIME_MINUTES`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GroupStats {
+    pub departures: u64,
+    pub avg_departure_delay_minutes: Option<f64>,
+    pub on_time_departure_pct: Option<f64>,
+    pub arrivals: u64,
+    pub avg_arrival_delay_minutes: Option<f64>,
+    pub on_time_arrival_pct: Option<f64>,
+}
+
+/// One UTC hour of the day (`group_by=hour`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HourStats {
+    /// The start of the UTC hour.
+    #[serde(with = "rfc3339")]
+    pub hour: DateTime<Utc>,
+    #[serde(flatten)]
+    pub stats: GroupStats,
+}
+
+/// One carrier's flights of the day (`group_by=carrier`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CarrierStats {
+    pub carrier: String,
+    #[serde(flatten)]
+    pub stats: GroupStats,
+}
+
+/// The groups of `GET /stats?group_by=`, in key order; groups without a departure or an arrival are absent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupedStats {
+    Hours(Vec<HourStats>),
+    Carriers(Vec<CarrierStats>),
+}
+
+/// A flight less than this many minutes late is on time (the US DOT's definition), in every statistic.
+pub const ON_TIME_MINUTES: f64 = 15.0;
+
+/// Which side of an airport a grouped aggregate row counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Departures,
+    Arrivals,
+}
+
+/// One aggregate row of either engine's grouped statistics: (count, then count, delay sum and on-time count
+/// over the flights with the actual time).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SideTotals {
+    pub(crate) flights: u64,
+    pub(crate) timed: u64,
+    pub(crate) delay_sum: f64,
+    pub(crate) on_time: u64,
+}
+
+/// Folds the per-side rows of both engines into groups, the same way [`StatsAccumulator`] does for the day.
+#[derive(Debug)]
+pub(crate) struct GroupAccumulator<K: Ord> {
+    groups: BTreeMap<K, (SideTotals, SideTotals)>,
+}
+
+impl<K: Ord> Default for GroupAccumulator<K> {
+    fn default() -> Self {
+        Self { groups: BTreeMap::new() }
+    }
+}
+
+impl<K: Ord> GroupAccumulator<K> {
+    pub(crate) fn add(&mut self, key: K, side: Side, totals: SideTotals) {
+        let (departures, arrivals) = self.groups.entry(key).or_default();
+        let slot = match side {
+            Side::Departures => departures,
+            Side::Arrivals => arrivals,
+        };
+        slot.flights += totals.flights;
+        slot.timed += totals.timed;
+        slot.delay_sum += totals.delay_sum;
+        slot.on_time += totals.on_time;
+    }
+
+    pub(crate) fn finish(self) -> Vec<(K, GroupStats)> {
+        let ratio = |sum: f64, n: u64| (n > 0).then(|| round2(sum / n as f64));
+        self.groups
+            .into_iter()
+            .map(|(key, (d, a))| {
+                let stats = GroupStats {
+                    departures: d.flights,
+                    avg_departure_delay_minutes: ratio(d.delay_sum, d.timed),
+                    on_time_departure_pct: ratio(100.0 * d.on_time as f64, d.timed),
+                    arrivals: a.flights,
+                    avg_arrival_delay_minutes: ratio(a.delay_sum, a.timed),
+                    on_time_arrival_pct: ratio(100.0 * a.on_time as f64, a.timed),
+                };
+                (key, stats)
+            })
+            .collect()
+    }
 }
 
 /// What a batch write did: every snapshot is either newly stored or a duplicate of a stored one.

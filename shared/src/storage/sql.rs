@@ -1,9 +1,11 @@
-//! SQL text both engines share, so the two cannot drift apart: the state upsert's conflict clause and the
-//! equality filters of the read API.
+//! SQL text both engines share, so the two cannot drift apart: the state upsert's conflict clause, the
+//! equality filters of the read API and the positions query's airborne set and box.
 
 use std::fmt::Write as _;
 
 use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use crate::storage::model::{BBox, PositionStatuses};
 
 /// State columns a removal leaves as they were: a removed flight keeps its last known details.
 const DETAIL_COLUMNS: [&str; 18] = [
@@ -53,6 +55,34 @@ where
         if let Some(value) = value {
             q.push(format_args!(" AND {column} = ")).push_bind((*value).to_owned());
         }
+    }
+}
+
+/// The positions query's row set. Its first three terms are, word for word, the predicate of the partial
+/// index `flights_positions_idx` (migrations `*_positions.sql`): SQLite uses a partial index only when the
+/// query repeats its terms, and PostgreSQL then needs no proof either. `not_removed` is the engine's test
+/// of the flag (`NOT removed`, `removed = 0`).
+pub(crate) fn positions_where(not_removed: &str, statuses: PositionStatuses) -> String {
+    let mut sql = format!(" WHERE status IN ('airborne', 'departed') AND {not_removed} AND position IS NOT NULL");
+    if statuses == PositionStatuses::Airborne {
+        sql.push_str(" AND status = 'airborne'");
+    }
+    sql
+}
+
+/// Appends the box test on the position's `lat` and `lon` expressions, edges included; a box whose
+/// `min_lon` exceeds its `max_lon` wraps around the antimeridian.
+pub(crate) fn push_bbox<DB>(q: &mut QueryBuilder<DB>, lat: &str, lon: &str, bbox: &BBox)
+where
+    DB: Database,
+    f64: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    q.push(format_args!(" AND {lat} BETWEEN ")).push_bind(bbox.min_lat).push(" AND ").push_bind(bbox.max_lat);
+    if bbox.crosses_antimeridian() {
+        q.push(format_args!(" AND ({lon} >= ")).push_bind(bbox.min_lon);
+        q.push(format_args!(" OR {lon} <= ")).push_bind(bbox.max_lon).push(")");
+    } else {
+        q.push(format_args!(" AND {lon} BETWEEN ")).push_bind(bbox.min_lon).push(" AND ").push_bind(bbox.max_lon);
     }
 }
 

@@ -109,6 +109,13 @@ impl FixtureFlight {
         .to_string()
     }
 
+    /// The same snapshot with `position` replaced (`null` for none), decoded through the ingest parser.
+    pub fn snapshot_with_position(&self, event_id: &str, event_time: DateTime<Utc>, position: Value) -> Snapshot {
+        let mut event: Value = serde_json::from_str(&self.event_json(event_id, event_time)).expect("fixture JSON");
+        event["position"] = position;
+        Snapshot::Event(Box::new(parse_event(&event.to_string()).expect("fixture event is valid")))
+    }
+
     /// Decoded through the ingest path's parser, as a stored snapshot.
     pub fn snapshot(&self, event_id: &str, event_time: DateTime<Utc>) -> Snapshot {
         let event = parse_event(&self.event_json(event_id, event_time)).expect("fixture event is valid");

@@ -1,4 +1,4 @@
-//! Reads on postgres for the query API: flights, boards, history, stats, with keyset pagination.
+//! Reads on postgres for the query API: flights, boards, history, positions, stats, with keyset pagination.
 //!
 //! Statements are assembled from fixed fragments; every value is a bound parameter. Each filter combination
 //! is its own prepared statement, so the planner always sees the partial indexes it can use.
@@ -10,16 +10,20 @@ use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::PgStore;
 use crate::domain::{FlightId, FlightStatus, Position};
-use crate::storage::model::StatsAccumulator;
-use crate::storage::sql::push_equals;
+use crate::storage::model::{GroupAccumulator, ON_TIME_MINUTES, Side, SideTotals, StatsAccumulator};
+use crate::storage::sql::{positions_where, push_bbox, push_equals};
 use crate::storage::{
-    BoardFilter, BoardKind, Flight, FlightFilter, HistoryEntry, Keyset, Stats, StatsFilter, StoreError,
+    GroupedStats, GroupedStatsFilter, BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition,
+    HistoryEntry, HourStats, Keyset, PositionFilter, Stats, StatsFilter, StatsGrouping, StoreError,
 };
 
 const FLIGHT_COLUMNS: &str = "SELECT flight_id, carrier, number, date, origin, destination, status, \
      scheduled_departure, scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, \
      actual_arrival, departure_delay_minutes, arrival_delay_minutes, tail_number, gate, terminal, position, \
      event_time FROM flights WHERE NOT removed";
+
+const POSITION_COLUMNS: &str =
+    "SELECT flight_id, carrier, number, origin, destination, position, event_time FROM flights";
 
 impl PgStore {
     pub(crate) async fn get_flight(&self, id: &FlightId) -> Result<Option<Flight>, StoreError> {
@@ -110,6 +114,84 @@ impl PgStore {
             .collect()
     }
 
+    pub(crate) async fn grouped_stats(&self, filter: &GroupedStatsFilter) -> Result<GroupedStats, StoreError> {
+        let key = |time: &str| match filter.grouping {
+            StatsGrouping::Hour => format!("date_trunc('hour', {time}, 'UTC')"),
+            StatsGrouping::Carrier => "carrier".to_owned(),
+        };
+        let mut q = QueryBuilder::<Postgres>::new("");
+        for (side, time, airport, actual, delay) in [
+            (0, "scheduled_departure", "origin", "actual_departure", "departure_delay_minutes"),
+            (1, "scheduled_arrival", "destination", "actual_arrival", "arrival_delay_minutes"),
+        ] {
+            let key = key(time);
+            if side == 1 {
+                q.push(" UNION ALL ");
+            }
+            q.push(format_args!(
+                "SELECT {side}, {key}, count(*), \
+                 count(*) FILTER (WHERE {actual} IS NOT NULL AND {delay} IS NOT NULL), \
+                 coalesce(sum({delay}) FILTER (WHERE {actual} IS NOT NULL), 0)::float8, \
+                 count(*) FILTER (WHERE {actual} IS NOT NULL AND {delay} < "
+            ));
+            q.push_bind(ON_TIME_MINUTES).push(") FROM flights WHERE NOT removed AND date = ");
+            q.push_bind(filter.date);
+            push_equals(
+                &mut q,
+                &[
+                    (airport, filter.airport.as_ref().map(|a| a.as_str())),
+                    ("origin", filter.origin.as_ref().map(|o| o.as_str())),
+                    ("destination", filter.destination.as_ref().map(|d| d.as_str())),
+                    ("carrier", filter.carrier.as_ref().map(|c| c.as_str())),
+                ],
+            );
+            q.push(format_args!(" GROUP BY {key}"));
+        }
+        let rows = q.build().fetch_all(&self.pool).await?;
+        let side = |row: &PgRow| -> Result<(Side, SideTotals), StoreError> {
+            let side = if row.try_get::<i32, _>(0)? == 0 { Side::Departures } else { Side::Arrivals };
+            let totals = SideTotals {
+                flights: count(row.try_get(2)?),
+                timed: count(row.try_get(3)?),
+                delay_sum: row.try_get(4)?,
+                on_time: count(row.try_get(5)?),
+            };
+            Ok((side, totals))
+        };
+        Ok(match filter.grouping {
+            StatsGrouping::Hour => {
+                let mut acc = GroupAccumulator::<DateTime<Utc>>::default();
+                for row in &rows {
+                    let (s, totals) = side(row)?;
+                    let hour: Option<DateTime<Utc>> = row.try_get(1)?;
+                    acc.add(hour.ok_or_else(|| StoreError::Corrupt("a flight has no scheduled time".into()))?, s, totals);
+                }
+                GroupedStats::Hours(acc.finish().into_iter().map(|(hour, stats)| HourStats { hour, stats }).collect())
+            }
+            StatsGrouping::Carrier => {
+                let mut acc = GroupAccumulator::<String>::default();
+                for row in &rows {
+                    let (s, totals) = side(row)?;
+                    let carrier: Option<String> = row.try_get(1)?;
+                    acc.add(carrier.unwrap_or_default(), s, totals);
+                }
+                GroupedStats::Carriers(
+                    acc.finish().into_iter().map(|(carrier, stats)| CarrierStats { carrier, stats }).collect(),
+                )
+            }
+        })
+    }
+
+    pub(crate) async fn positions(
+        &self,
+        filter: &PositionFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<FlightPosition>, StoreError> {
+        let rows = positions_query(POSITION_COLUMNS, filter, after, limit).build().fetch_all(&self.pool).await?;
+        rows.iter().map(position_from_row).collect()
+    }
+
     pub(crate) async fn stats(&self, filter: &StatsFilter) -> Result<Stats, StoreError> {
         let mut q = QueryBuilder::<Postgres>::new(
             "SELECT status, count(*), \
@@ -146,6 +228,56 @@ impl PgStore {
         }
         Ok(acc.finish())
     }
+}
+
+/// The positions statement after `select` (the columns, or an `EXPLAIN` of them in tests), ordered by
+/// flight id: a key that does not move while positions update, so pages neither skip nor repeat.
+fn positions_query(
+    select: &str,
+    filter: &PositionFilter,
+    after: Option<&str>,
+    limit: u32,
+) -> QueryBuilder<Postgres> {
+    let mut q = QueryBuilder::<Postgres>::new(select);
+    q.push(positions_where("NOT removed", filter.statuses));
+    push_equals(
+        &mut q,
+        &[
+            ("carrier", filter.carrier.as_ref().map(|c| c.as_str())),
+            ("origin", filter.origin.as_ref().map(|o| o.as_str())),
+            ("destination", filter.destination.as_ref().map(|d| d.as_str())),
+        ],
+    );
+    if let Some(bbox) = &filter.bbox {
+        push_bbox(&mut q, "(position->>'lat')::float8", "(position->>'lon')::float8", bbox);
+    }
+    if let Some(id) = after {
+        q.push(" AND flight_id > ").push_bind(id.to_owned());
+    }
+    q.push(" ORDER BY flight_id LIMIT ").push_bind(i64::from(limit));
+    q
+}
+
+fn position_from_row(row: &PgRow) -> Result<FlightPosition, StoreError> {
+    let id: String = row.try_get(0)?;
+    let corrupt = |column: &str| StoreError::Corrupt(format!("flight {id} has no {column}"));
+    let text = |i: usize, column: &str| -> Result<String, StoreError> {
+        row.try_get::<Option<String>, _>(i)?.ok_or_else(|| corrupt(column))
+    };
+    let position = row.try_get::<Option<Json<Position>>, _>(5)?.ok_or_else(|| corrupt("position"))?.0;
+    Ok(FlightPosition {
+        carrier: text(1, "carrier")?,
+        number: text(2, "number")?,
+        origin: text(3, "origin")?,
+        destination: text(4, "destination")?,
+        lat: position.lat,
+        lon: position.lon,
+        heading_deg: position.heading_deg,
+        altitude_ft: position.altitude_ft,
+        ground_speed_kt: position.ground_speed_kt,
+        event_time: row.try_get(6)?,
+        flight_id: id,
+    })
 }
 
 fn count(n: i64) -> u64 {
@@ -200,4 +332,74 @@ fn flight_from_row(row: &PgRow) -> Result<Flight, StoreError> {
         updated_at: row.try_get(19)?,
         flight_id: id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DbConfig;
+    use crate::domain::{Airport, Carrier};
+    use crate::storage::{BBox, PositionStatuses};
+
+    /// 40,000 flights, 4,000 of them in the air: every positions statement is an ordered scan (or a bitmap
+    /// scan) of `flights_positions_idx`, never a scan of the table.
+    #[tokio::test]
+    async fn every_positions_statement_is_served_by_the_partial_index() {
+        let Some(url) = contrail_testkit::postgres::fresh_database() else { return };
+        let store = PgStore::connect(&DbConfig::from_url(&url)).await.unwrap();
+        store.migrate().await.unwrap();
+        sqlx::query(
+            "INSERT INTO flights (flight_id, carrier, number, date, origin, destination, status, \
+             scheduled_departure, scheduled_arrival, position, event_time, event_id, removed) \
+             SELECT 'F' || lpad(i::text, 6, '0'), (ARRAY['UA','AA','DL','B6'])[1 + i % 4], i::text, \
+                    date '2026-12-01' + i % 30, (ARRAY['EWR','JFK','LGA','ORD','ATL'])[1 + i % 5], \
+                    (ARRAY['SFO','LAX','SEA'])[1 + i % 3], \
+                    CASE i % 10 WHEN 0 THEN 'airborne' WHEN 1 THEN 'departed' WHEN 2 THEN 'landed' ELSE 'scheduled' END, \
+                    now(), now(), \
+                    CASE WHEN i % 10 < 3 THEN jsonb_build_object('lat', i % 170 - 85, 'lon', i % 359 - 179) END, \
+                    now(), 'e' || i, i % 97 = 0 \
+             FROM generate_series(1, 40000) AS i",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        sqlx::query("ANALYZE flights").execute(&store.pool).await.unwrap();
+
+        let all = PositionFilter {
+            statuses: PositionStatuses::Airborne,
+            bbox: None,
+            carrier: None,
+            origin: None,
+            destination: None,
+        };
+        let departed = PositionFilter { statuses: PositionStatuses::AirborneAndDeparted, ..all.clone() };
+        let boxed = PositionFilter {
+            bbox: Some(BBox { min_lon: -10.0, min_lat: -20.0, max_lon: 40.0, max_lat: 30.0 }),
+            ..departed.clone()
+        };
+        let wrapped = PositionFilter {
+            bbox: Some(BBox { min_lon: 170.0, min_lat: -30.0, max_lon: -170.0, max_lat: 30.0 }),
+            ..all.clone()
+        };
+        let narrowed = PositionFilter {
+            carrier: Some(Carrier::parse("UA").unwrap()),
+            origin: Some(Airport::parse("JFK").unwrap()),
+            destination: Some(Airport::parse("SEA").unwrap()),
+            ..all.clone()
+        };
+        for (filter, after) in
+            [(&all, None), (&departed, Some("F020000")), (&boxed, None), (&wrapped, Some("F000500")), (&narrowed, None)]
+        {
+            let explain = format!("EXPLAIN {POSITION_COLUMNS}");
+            let rows = positions_query(&explain, filter, after, 501).build().fetch_all(&store.pool).await.unwrap();
+            let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
+            let plan = plan.join("\n");
+            assert!(plan.contains("flights_positions_idx"), "{filter:?}:\n{plan}");
+            assert!(!plan.contains("Seq Scan"), "{filter:?}:\n{plan}");
+        }
+        // The statement finds what it should, too: removed rows and other statuses are not in the index.
+        let rows = positions_query(POSITION_COLUMNS, &departed, None, 100_000).build().fetch_all(&store.pool).await;
+        let expected = (1..=40_000).filter(|i| i % 10 < 2 && i % 97 != 0).count();
+        assert_eq!(rows.unwrap().len(), expected);
+    }
 }
