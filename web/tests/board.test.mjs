@@ -116,7 +116,8 @@ describe("the flight board", () => {
   });
 
   test("pages follow next_cursor until every flight is shown exactly once", async () => {
-    const page = await signedInPage();
+    // Tall enough that the "Load more" button, below the map and the charts, is on screen and loads itself.
+    const page = await signedInPage({ viewport: { width: 1440, height: 3200 } });
     const cursors = [];
     page.on("request", (r) => {
       const u = new URL(r.url());
