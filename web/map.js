@@ -75,6 +75,7 @@ export class SkyMap {
   showSky() {
     if (this.mode !== "sky") {
       this.mode = "sky";
+      this.tip.hidden = true;
       this.track = null;
       this.moved = false;
       delete this.root.dataset.trackPoints;
@@ -91,6 +92,7 @@ export class SkyMap {
   showTrack(flight, points, { keepView = false } = {}) {
     const refit = !(keepView && this.mode === "track" && this.moved);
     this.mode = "track";
+    this.tip.hidden = true;
     const origin = airportPoint(flight.origin);
     const dest = airportPoint(flight.destination);
     const path = unwrap([...(origin ? [origin] : []), ...points]);
