@@ -1,29 +1,22 @@
-// The page: state in the URL hash, the board with its cursor pages, the detail view, live refresh
-// with ETags, the token, and the messages people see when something goes wrong.
+// The page: the board with its cursor pages, the sky map, the delay charts, the detail view with the
+// flight's track, live refresh with ETags, the token, and the messages people see when something
+// goes wrong. What is shown (the selection) lives in state.js.
 
 import { Api, ApiError } from "./api.js";
 import { $, h } from "./dom.js";
 import { boardRow, headings } from "./board.js";
 import { lastEvent, renderFlight, timelineItems } from "./detail.js";
 import { clearStats, renderStats } from "./stats.js";
-import { AIRPORT_ZONES, carrierName } from "./format.js";
+import { AIRPORT_ZONES } from "./format.js";
+import { airportName, carrierName, loadNames } from "./names.js";
+import { boardHash, config, readHash, state } from "./state.js";
+import { SkyMap, altitudeText } from "./map.js";
+import { altitudeProfile } from "./profile.js";
+import { carrierChart, delayLegend, hourlyChart } from "./charts.js";
 
-const config = Object.assign({ apiBaseUrl: "", devToken: "", refreshSeconds: 30, pageSize: 50 },
-  window.CONTRAIL_CONFIG || {});
 const TOKEN_KEY = "contrail.token";
 const api = new Api(config.apiBaseUrl);
 
-const state = {
-  view: "board",
-  airport: "",
-  date: "",
-  kind: "departures",
-  carrier: "",
-  status: "",
-  tz: "utc",
-  limit: clampLimit(config.pageSize),
-  flightId: "",
-};
 /** Board pages as loaded: each is the cursor it was asked with and the API's answer. */
 let pages = [];
 /** Bumped on every new selection; answers that come back for an older one are dropped. */
@@ -34,45 +27,11 @@ let timer = null;
 let detailPages = [];
 const seenCarriers = new Set();
 const seenAirports = new Set();
-
-function clampLimit(n) {
-  const v = Number.parseInt(n, 10);
-  return Number.isFinite(v) ? Math.min(500, Math.max(1, v)) : 50;
-}
-
-// ---------- URL hash <-> state ----------
-
-function boardHash() {
-  const q = new URLSearchParams();
-  q.set("airport", state.airport);
-  q.set("date", state.date);
-  q.set("kind", state.kind);
-  if (state.carrier) q.set("carrier", state.carrier);
-  if (state.status) q.set("status", state.status);
-  if (state.tz !== "utc") q.set("tz", state.tz);
-  if (state.limit !== clampLimit(config.pageSize)) q.set("limit", String(state.limit));
-  return `#/board?${q}`;
-}
-
-/** Reads the hash; returns true when it names a complete board or a flight. */
-function readHash() {
-  const raw = location.hash.replace(/^#/, "");
-  if (raw.startsWith("/flight/")) {
-    state.view = "detail";
-    state.flightId = decodeURIComponent(raw.slice("/flight/".length));
-    return true;
-  }
-  state.view = "board";
-  const q = new URLSearchParams(raw.split("?")[1] || "");
-  if (q.get("airport")) state.airport = q.get("airport").toUpperCase();
-  if (q.get("date")) state.date = q.get("date");
-  state.kind = q.get("kind") === "arrivals" ? "arrivals" : "departures";
-  state.carrier = (q.get("carrier") || "").toUpperCase();
-  state.status = q.get("status") || "";
-  state.tz = q.get("tz") === "local" ? "local" : "utc";
-  state.limit = clampLimit(q.get("limit") || config.pageSize);
-  return Boolean(state.airport && state.date);
-}
+/** The map (one, moved between the board and the detail view) and the flights in the air it draws. */
+let sky = null;
+let skyRows = [];
+/** At most this many pages of 500 positions are drawn (10,000 flights). */
+const POSITION_PAGES = 20;
 
 function go(hash, { replace = false } = {}) {
   if (location.hash === hash) {
@@ -322,7 +281,7 @@ function syncCarrierOptions() {
   const list = $("#airport-list");
   const known = new Set([...list.options].map((o) => o.value));
   for (const code of [...seenAirports].sort()) {
-    if (!known.has(code)) list.append(h("option", { value: code }));
+    if (!known.has(code)) list.append(h("option", { value: code, label: airportName(code) }));
   }
 }
 
@@ -388,13 +347,16 @@ async function loadBoard() {
   clearStats();
   syncControls();
   setBusy(true);
-  const [board, stats] = await Promise.allSettled([
+  clearDelays();
+  const [board, stats, hourly, carriers] = await Promise.allSettled([
     api.get(boardPath(), boardParams(null)),
     api.get("/stats", statsParams()),
+    api.get("/stats", delayParams("hour")),
+    api.get("/stats", delayParams("carrier")),
   ]);
   if (mine !== generation) return;
   setBusy(false);
-  const failed = [board, stats].find((r) => r.status === "rejected");
+  const failed = [board, stats, hourly, carriers].find((r) => r.status === "rejected");
   if (failed) showError(failed.reason);
   else clearNotice();
   if (board.status === "fulfilled") {
@@ -402,7 +364,90 @@ async function loadBoard() {
     renderRows();
   }
   if (stats.status === "fulfilled") renderStats(stats.value.body, statsScope());
+  if (hourly.status === "fulfilled") renderHourly(hourly.value.body);
+  if (carriers.status === "fulfilled") renderCarriers(carriers.value.body);
+  refreshSky().catch((err) => {
+    if (mine === generation) showError(err);
+  });
   if (!failed) markChecked(true);
+}
+
+// ---------- delay charts ----------
+
+/** `/stats?group_by=` for the board's airport and day: departures from it and arrivals to it. */
+function delayParams(groupBy) {
+  // The hourly chart follows the carrier filter; the carrier chart compares every carrier.
+  const carrier = groupBy === "hour" ? state.carrier : "";
+  return { date: state.date, airport: state.airport, carrier, group_by: groupBy };
+}
+
+function clearDelays() {
+  for (const id of ["#hourly-chart", "#carrier-chart", "#hourly-legend"]) $(id).replaceChildren();
+  $("#hourly-caption").textContent = "";
+  $("#carrier-caption").textContent = "";
+}
+
+function renderHourly(body) {
+  const only = state.carrier ? `, ${carrierName(state.carrier)} only` : "";
+  $("#hourly-caption").textContent =
+    `Flights per hour at ${state.airport} on ${state.date}${only}: departures above the line, arrivals below; ` +
+    "each bar's colour is the hour's average delay.";
+  $("#hourly-chart").replaceChildren(hourlyChart(body.hours || [], state.airport));
+  $("#hourly-legend").replaceChildren(delayLegend());
+}
+
+function renderCarriers(body) {
+  const side = state.kind === "departures" ? "departure" : "arrival";
+  $("#carrier-caption").textContent = `On-time ${side}s by carrier at ${state.airport} ` +
+    "(under 15 minutes late, of the flights with an actual time)";
+  $("#carrier-chart").replaceChildren(carrierChart(body.carriers || [], side, state.carrier));
+}
+
+// ---------- the sky map ----------
+
+/**
+ * Every page of GET /positions (airborne flights), revalidated with the ETag of each page.
+ * Resolves to {rows, changed}.
+ */
+async function fetchPositions() {
+  const rows = [];
+  let changed = false;
+  let cursor = null;
+  for (let i = 0; i < POSITION_PAGES; i++) {
+    const r = await api.get("/positions", { limit: 500, cursor });
+    changed ||= r.changed;
+    rows.push(...r.body.items);
+    cursor = r.body.next_cursor;
+    if (!cursor) break;
+  }
+  return { rows, changed: changed || rows.length !== skyRows.length, more: Boolean(cursor) };
+}
+
+/** Reloads the flights in the air and redraws the map when they changed. */
+async function refreshSky() {
+  try {
+    const { rows, changed, more } = await fetchPositions();
+    if (!changed) return false;
+    skyRows = rows;
+    sky.setFlights(rows);
+    const highest = rows.reduce((m, r) => Math.max(m, r.altitude_ft ?? 0), 0);
+    sky.say(rows.length
+      ? `${rows.length.toLocaleString("en-US")} flight${rows.length === 1 ? "" : "s"} in the air` +
+        `${more ? ` (the first ${rows.length.toLocaleString("en-US")})` : ""}; the highest at ${altitudeText(highest)}.`
+      : "No flights are in the air right now.");
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.kind === "not_found") {
+      sky.say("This API has no /positions route, so the map cannot show the flights in the air.");
+      return false;
+    }
+    throw err;
+  }
+}
+
+function placeMap(slot) {
+  const el = $("#sky");
+  if (el.parentElement !== $(slot)) $(slot).append(el);
 }
 
 async function loadMore() {
@@ -453,15 +498,23 @@ async function refreshBoard() {
     if (!cursor) break;
   }
   if (fresh.length !== pages.length) changed = true;
-  const stats = await api.get("/stats", statsParams());
+  const [stats, hourly, carriers] = await Promise.all([
+    api.get("/stats", statsParams()),
+    api.get("/stats", delayParams("hour")),
+    api.get("/stats", delayParams("carrier")),
+  ]);
   if (mine !== generation) return;
   if (changed) {
     pages = fresh;
     renderRows();
   }
   if (stats.changed) renderStats(stats.body, statsScope());
+  if (hourly.changed) renderHourly(hourly.body);
+  if (carriers.changed) renderCarriers(carriers.body);
+  const moved = await refreshSky();
+  if (mine !== generation) return;
   clearNotice();
-  markChecked(changed || stats.changed);
+  markChecked(changed || stats.changed || hourly.changed || carriers.changed || moved);
 }
 
 // ---------- detail ----------
@@ -477,6 +530,7 @@ async function loadDetail({ quiet = false } = {}) {
     $("#detail-title").textContent = id;
     $("#detail-body").replaceChildren(h("p", { class: "muted" }, "Loading…"));
     $("#timeline").replaceChildren();
+    $("#profile").replaceChildren();
     $("#history-more").hidden = true;
   }
   try {
@@ -492,6 +546,8 @@ async function loadDetail({ quiet = false } = {}) {
     $("#detail-title").textContent = `${f.carrier} ${f.number} · ${f.origin} → ${f.destination} · ${f.date}`;
     document.title = `${f.carrier} ${f.number} ${f.date} · Contrail`;
     $("#detail-body").replaceChildren(renderFlight(f, state.tz));
+    await showTrack(f, mine, quiet);
+    if (mine !== generation) return;
     detailPages = [events.body];
     $("#timeline").replaceChildren(...timelineItems(events.body.items, null, f, state.tz));
     $("#history-more").hidden = !events.body.next_cursor;
@@ -502,6 +558,38 @@ async function loadDetail({ quiet = false } = {}) {
     if (!quiet) $("#detail-body").replaceChildren();
     showError(err);
   }
+}
+
+/** The flight's positions from its whole history (pages of 500), in time order. */
+async function trackPoints(flightId) {
+  const points = [];
+  let cursor = null;
+  for (let i = 0; i < 20; i++) {
+    const { body } = await api.get(`/flights/${encodeURIComponent(flightId)}/events`, { limit: 500, cursor });
+    for (const entry of body.items) {
+      const p = entry.event?.position;
+      if (p && Number.isFinite(p.lat) && Number.isFinite(p.lon)) {
+        points.push({ ...p, time: entry.event_time, status: entry.event.status });
+      }
+    }
+    cursor = body.next_cursor;
+    if (!cursor) break;
+  }
+  return points;
+}
+
+async function showTrack(flight, mine, keepView) {
+  const points = await trackPoints(flight.flight_id);
+  if (mine !== generation) return;
+  $("#sky-title").textContent = `Track of ${flight.carrier} ${flight.number}`;
+  const done = ["landed", "arrived"].includes(flight.status);
+  sky.say(points.length
+    ? `${points.length} reported position${points.length === 1 ? "" : "s"}: the solid line is where it flew` +
+      `${done ? ", to its landing." : ", the dashed one the great circle still ahead."}`
+    : "No position has been reported for this flight yet; the dashed line is its great circle.");
+  sky.showTrack(flight, points, { keepView });
+  $("#profile").replaceChildren(altitudeProfile(points));
+  $("#profile-caption").textContent = `Altitude of ${flight.carrier} ${flight.number} at each reported position`;
 }
 
 async function moreHistory(flight) {
@@ -612,10 +700,15 @@ function route() {
   const complete = readHash();
   $("#board-view").hidden = state.view !== "board";
   $("#detail-view").hidden = state.view !== "detail";
+  $("#sky").dataset.mode = state.view === "detail" ? "track" : "sky";
   if (state.view === "detail") {
+    placeMap("#detail-map-slot");
     loadDetail().then(() => $("#detail-title").focus());
     return;
   }
+  placeMap("#board-map-slot");
+  $("#sky-title").textContent = "In the air now";
+  sky.showSky();
   if (!complete) {
     chooseDefaults();
     return;
@@ -623,7 +716,9 @@ function route() {
   loadBoard();
 }
 
-function start() {
+async function start() {
+  await loadNames();
+  sky = new SkyMap($("#sky"), { onOpen: openFlight });
   $("#foot-api").textContent = `API: ${config.apiBaseUrl || "this server (same origin)"}`;
   loadToken();
   bindToken();

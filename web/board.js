@@ -1,7 +1,8 @@
 // One board row per flight: departures are read on the departure side, arrivals on the arrival side.
 
 import { h } from "./dom.js";
-import { boardDelay, carrierName, clock, delayText, delayWords, severity, titleCase, zoneFor } from "./format.js";
+import { airportCity, airportName, carrierName } from "./names.js";
+import { boardDelay, clock, delayText, delayWords, severity, titleCase, zoneFor } from "./format.js";
 
 /** Column headings that depend on the board kind and the time zone. */
 export function headings(kind, airport, tzMode) {
@@ -70,7 +71,9 @@ export function boardRow(f, { kind, airport, tzMode, boardDay, onOpen }) {
         label,
       ),
     ),
-    h("td", { "data-label": dep ? "To" : "From", class: "place" }, other),
+    h("td", { "data-label": dep ? "To" : "From", class: "place" },
+      h("abbr", { class: "iata", title: airportName(other) }, other),
+      other !== airportCity(other) ? h("span", { class: "city" }, airportCity(other)) : null),
     h("td", { "data-label": "Carrier", class: "carrier" }, carrierName(f.carrier)),
     h("td", { "data-label": "Actual / est.", class: "expected" }, expected),
     h("td", { "data-label": "Delay", class: "delay-cell" }, delayCell(f, side)),

@@ -2,7 +2,8 @@
 // each event lists what it changed.
 
 import { h } from "./dom.js";
-import { carrierName, fullTime, zoneFor } from "./format.js";
+import { fullTime, zoneFor } from "./format.js";
+import { airportCity, airportName, carrierName } from "./names.js";
 import { statusBadge } from "./board.js";
 
 const TIME_FIELDS = [
@@ -42,6 +43,9 @@ export function fieldText(field, value, flight, tzMode) {
   if (field.endsWith("_delay_minutes")) return `${Math.round(value)} min`;
   if (field === "position") return positionText(value);
   if (field === "carrier") return `${value} (${carrierName(value)})`;
+  if (field === "origin" || field === "destination") {
+    return airportName(value) === value ? value : `${value} (${airportName(value)})`;
+  }
   return String(value);
 }
 
@@ -60,10 +64,12 @@ export function renderFlight(flight, tzMode) {
     h(
       "p",
       { class: "route" },
-      h("span", { class: "iata" }, flight.origin),
+      h("span", { class: "iata", title: airportName(flight.origin) }, flight.origin),
+      h("span", { class: "city" }, airportCity(flight.origin)),
       h("span", { class: "arrow", "aria-hidden": "true" }, " → "),
       h("span", { class: "visually-hidden" }, " to "),
-      h("span", { class: "iata" }, flight.destination),
+      h("span", { class: "iata", title: airportName(flight.destination) }, flight.destination),
+      h("span", { class: "city" }, airportCity(flight.destination)),
       " ",
       statusBadge(flight.status),
     ),

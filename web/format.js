@@ -1,4 +1,5 @@
-// Display rules: times (UTC or the airport's own zone), delays and their severity, names of codes.
+// Display rules: times (UTC or the airport's own zone), delays and their severity. Names of codes
+// live in names.js (from data/names.json).
 
 /**
  * IANA zones of the airports the board knows by name. An airport missing here is shown in UTC
@@ -21,17 +22,6 @@ export const AIRPORT_ZONES = {
   GRU: "America/Sao_Paulo",
 };
 
-/** Airline names for the carrier column; an unknown code is shown as the code. */
-export const CARRIER_NAMES = {
-  AA: "American", AS: "Alaska", B6: "JetBlue", DL: "Delta", F9: "Frontier", HA: "Hawaiian", NK: "Spirit",
-  UA: "United", WN: "Southwest", AC: "Air Canada", BA: "British Airways", AF: "Air France", KL: "KLM",
-  LH: "Lufthansa", EK: "Emirates", QR: "Qatar Airways", SQ: "Singapore Airlines", "9E": "Endeavor",
-  MQ: "Envoy", OO: "SkyWest", YX: "Republic", G4: "Allegiant", SY: "Sun Country",
-};
-
-export function carrierName(code) {
-  return CARRIER_NAMES[code] || code;
-}
 
 /** The zone to show an airport's times in: its own in local mode when known, else UTC. */
 export function zoneFor(airport, mode) {

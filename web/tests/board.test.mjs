@@ -65,12 +65,14 @@ describe("the flight board", () => {
       assert.deepEqual(await rowIds(page), EWR_DEPARTURES);
       assert.deepEqual(await column(page, "time"),
         ["06:00", "07:30", "08:15", "09:00", "10:45", "12:00", "14:30", "16:10"]);
-      assert.deepEqual(await column(page, "place"), ["SFO", "BOS", "ORD", "LAX", "ATL", "DEN", "MIA", "FLL"]);
+      assert.deepEqual(await column(page, "place .iata"), ["SFO", "BOS", "ORD", "LAX", "ATL", "DEN", "MIA", "FLL"]);
+      assert.deepEqual((await column(page, "place .city")).slice(0, 3), ["San Francisco", "Boston", "Chicago"]);
       assert.deepEqual(await column(page, "gate"), ["C71", "A12", "A28", "C120", "A22", "C88", "A31", "A15"]);
       assert.deepEqual(await column(page, "status"),
         ["Arrived", "Departed", "Cancelled", "Delayed", "Boarding", "Scheduled", "Scheduled", "Scheduled"]);
       assert.deepEqual(await column(page, "carrier"),
-        ["United", "JetBlue", "American", "United", "Delta", "United", "American", "JetBlue"]);
+        ["United Airlines", "JetBlue", "American Airlines", "United Airlines", "Delta Air Lines", "United Airlines",
+          "American Airlines", "JetBlue"]);
 
       const delays = await page.$$eval("#board-rows td.delay-cell .delay", (cells) =>
         cells.map((c) => ({ text: c.querySelector("[aria-hidden]")?.textContent ?? c.textContent, cls: c.className })));
@@ -106,7 +108,7 @@ describe("the flight board", () => {
     await page.click("#tab-arrivals");
     await waitForRows(page, EWR_ARRIVALS.length);
     assert.deepEqual(await rowIds(page), EWR_ARRIVALS);
-    assert.deepEqual(await column(page, "place"), ["SFO", "ORD", "ATL", "BOS"]);
+    assert.deepEqual(await column(page, "place .iata"), ["SFO", "ORD", "ATL", "BOS"]);
     assert.deepEqual(await column(page, "time"), ["06:10", "11:20", "15:10", "16:15"]);
     assert.equal(await page.getAttribute("#tab-arrivals", "aria-pressed"), "true");
     assert.equal(await page.textContent("#col-place"), "From");
@@ -114,7 +116,8 @@ describe("the flight board", () => {
   });
 
   test("pages follow next_cursor until every flight is shown exactly once", async () => {
-    const page = await signedInPage();
+    // Tall enough that the "Load more" button, below the map and the charts, is on screen and loads itself.
+    const page = await signedInPage({ viewport: { width: 1440, height: 3200 } });
     const cursors = [];
     page.on("request", (r) => {
       const u = new URL(r.url());
@@ -202,7 +205,7 @@ describe("the flight board", () => {
       await waitForRows(page, EWR_DEPARTURES.length);
 
       let focused = "";
-      for (let i = 0; i < 40 && focused !== "UA1545-2026-11-20-EWR"; i++) {
+      for (let i = 0; i < 80 && focused !== "UA1545-2026-11-20-EWR"; i++) {
         await page.keyboard.press("Tab");
         focused = await page.evaluate(() =>
           document.activeElement?.matches(".flight-link") ? document.activeElement.closest("tr").dataset.flightId : "");

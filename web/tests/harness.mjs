@@ -1,7 +1,7 @@
 // Shared set-up of the browser tests: the running `contrail up` they talk to (given by scripts/test-web),
 // the system Chromium driven by playwright-core, and small helpers to read the board.
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
@@ -39,12 +39,13 @@ export async function launch() {
 }
 
 /** A fresh page (own context: own session storage) with the board's console errors collected. */
-export async function openPage(browser, { viewport = { width: 1440, height: 900 } } = {}) {
+export async function openPage(browser, { viewport = { width: 1440, height: 900 }, fixedClock = true } = {}) {
   const context = await browser.newContext({ viewport, timezoneId: "UTC", locale: "en-US" });
   const page = await context.newPage();
   // A fixed wall clock (timers still run) so the "checked at" line, and so the screenshots, are the same
-  // on every run; it is after the fixture's day, as a real viewer's would be.
-  await page.clock.setFixedTime(new Date("2026-11-21T09:30:00Z"));
+  // on every run; it is after the fixture's day, as a real viewer's would be. Timing measurements turn
+  // it off: the fake clock replaces `performance`, whose entries they read.
+  if (fixedClock) await page.clock.setFixedTime(new Date("2026-11-21T09:30:00Z"));
   page.consoleErrors = [];
   page.on("pageerror", (e) => page.consoleErrors.push(String(e)));
   return page;
@@ -80,4 +81,42 @@ export async function screenshot(page, name) {
   const file = path.join(screenshotDir, name);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/**
+ * The current snapshot of every flight in fixtures/flights.jsonl, computed here from the file itself
+ * (the last event of each flight by event time, then event id), so a test can compare the page with
+ * what the events say rather than with what the API says.
+ */
+export function fixtureSnapshots() {
+  const lines = readFileSync(new URL("./fixtures/flights.jsonl", import.meta.url), "utf8").split("\n").filter(Boolean);
+  const last = new Map();
+  for (const line of lines) {
+    const e = JSON.parse(line);
+    const id = `${e.carrier}${e.number}-${e.date}-${e.origin}`;
+    const prev = last.get(id);
+    if (!prev || e.event_time > prev.event_time || (e.event_time === prev.event_time && e.event_id > prev.event_id)) {
+      last.set(id, e);
+    }
+  }
+  return last;
+}
+
+/** The flight ids the fixture has airborne with a position, sorted. */
+export function fixtureAirborne() {
+  return [...fixtureSnapshots()].filter(([, e]) => e.status === "airborne" && e.position).map(([id]) => id).sort();
+}
+
+/** Waits until the sky map has drawn the flights of /positions and listed those in view. */
+export async function waitForSky(page, flights) {
+  await page.waitForFunction(
+    (n) => {
+      const sky = document.querySelector("#sky");
+      return sky?.dataset.flights === String(n) && sky.dataset.planes !== undefined &&
+        Number(sky.dataset.planes) + Number(sky.dataset.clusteredFlights) > 0 === (n > 0) &&
+        document.querySelectorAll("#sky .sky-list li").length > 0 === (n > 0);
+    },
+    flights,
+    { timeout: 15_000 },
+  );
 }
