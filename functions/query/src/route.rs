@@ -62,7 +62,18 @@ mod tests {
         assert_eq!(Route::parse("/flights/X/events"), Some(Route::FlightEvents("X")));
         assert_eq!(Route::parse("/airports/EWR/arrivals"), Some(Route::Board("EWR", BoardKind::Arrivals)));
         assert_eq!(Route::parse("/stats"), Some(Route::Stats));
-        for miss in ["", "/", "/flights/", "/flights//events", "/airports/EWR", "/stats/x", "health", "/prod/health", "/health/", "/health/ready/"] {
+        for miss in [
+            "",
+            "/",
+            "/flights/",
+            "/flights//events",
+            "/airports/EWR",
+            "/stats/x",
+            "health",
+            "/prod/health",
+            "/health/",
+            "/health/ready/",
+        ] {
             assert_eq!(Route::parse(miss), None, "{miss}");
         }
     }
