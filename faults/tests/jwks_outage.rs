@@ -205,7 +205,8 @@ impl Logs {
     fn capture() -> (Self, tracing::dispatcher::DefaultGuard) {
         let logs = Self::default();
         let writer = logs.clone();
-        let guard = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish().set_default();
+        let guard =
+            tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish().set_default();
         (logs, guard)
     }
 

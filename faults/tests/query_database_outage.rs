@@ -47,11 +47,8 @@ fn event(id: &str, time: &str, status: &str) -> Snapshot {
 
 /// A REST proxy event as API Gateway sends it, authorizer context included.
 fn get(path: &str, query: &str) -> Request {
-    let params: serde_json::Map<String, Value> = query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), json!(v)))
-        .collect();
+    let params: serde_json::Map<String, Value> =
+        query.split('&').filter_map(|pair| pair.split_once('=')).map(|(k, v)| (k.to_owned(), json!(v))).collect();
     let multi: serde_json::Map<String, Value> = params.iter().map(|(k, v)| (k.clone(), json!([v]))).collect();
     let event = json!({
         "resource": path, "path": path, "httpMethod": "GET",

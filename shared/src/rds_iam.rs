@@ -299,7 +299,10 @@ mod tests {
         *now.lock().unwrap() = start + TOKEN_LIFETIME - MIN_REMAINING_LIFE + Duration::from_secs(1);
         let renewed = cache.renew_if_due().await.unwrap().expect("4 min 59 s left: renewed");
         assert_ne!(renewed, first.token);
-        assert_eq!(cache.current().await.signed_at, start + TOKEN_LIFETIME - MIN_REMAINING_LIFE + Duration::from_secs(1));
+        assert_eq!(
+            cache.current().await.signed_at,
+            start + TOKEN_LIFETIME - MIN_REMAINING_LIFE + Duration::from_secs(1)
+        );
         assert_eq!(cache.current().await.remaining_at(*now.lock().unwrap()), TOKEN_LIFETIME);
     }
 

@@ -6,8 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::*;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use common::*;
 use contrail_authorizer::{AuthorizerError, State, Verdict, authorize, handle};
 use contrail_shared::auth::Rejection;
 use lambda_runtime::{Context, LambdaEvent};

@@ -119,8 +119,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Infal
         (None, _) => reply::error(&ApiError::not_found("no such route; see the API description")),
         (Some(route), &Method::GET | &Method::HEAD) => {
             // Liveness needs no credentials: it must answer even when no token can be signed.
-            let credentials =
-                if route == Route::Health { Ok(()) } else { state.store.refresh_credentials().await };
+            let credentials = if route == Route::Health { Ok(()) } else { state.store.refresh_credentials().await };
             let answer = match credentials {
                 Ok(()) => endpoints::get(state, route, req.uri().query()).await,
                 Err(e) => Err(ApiError::from(e)),

@@ -185,8 +185,13 @@ mod tests {
         let read = now.clone();
         let clock: Clock = Arc::new(move || *read.lock().expect("clock"));
         let creds = Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE", None, None, "test");
-        let tokens =
-            TokenSource::new(SharedCredentialsProvider::new(creds), "eu-west-1", "127.0.0.1", config_port(&config), "u");
+        let tokens = TokenSource::new(
+            SharedCredentialsProvider::new(creds),
+            "eu-west-1",
+            "127.0.0.1",
+            config_port(&config),
+            "u",
+        );
         let pg = PgStore::connect_iam(&config, tokens, clock).await.expect("IAM store");
         let store = Store::Postgres(pg.clone());
         store.migrate().await.expect("migrate");
