@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cli::{Cli, Command, DlqCommand, InvokeArgs, RedriveArgs, ReplayArgs, TokenArgs, UpArgs};
 use crate::esm::{Batching, LocalLog, PendingRecord, deliver, event_for, next_batch};
 use crate::functions::{Functions, IngestCounts};
+use crate::gateway::origin::LocalOrigin;
 use crate::gateway::{self, Gateway};
 use crate::progress::Progress;
 use crate::settings::{DEFAULT_TOPIC, Settings};
@@ -105,7 +106,6 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let settings = Settings::load(args.db.database_url.clone())?;
-    let functions = open_migrated(&settings).await?;
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             anyhow!("cannot listen on {}: the port is taken (choose another with --listen)", args.listen)
@@ -114,10 +114,14 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         }
     })?;
     let addr = listener.local_addr().unwrap_or(args.listen);
+    let local = LocalOrigin::new(addr);
+    // Without ALLOWED_ORIGINS, only the board's own pages may read the API from a browser.
+    let settings = settings.or_allowed_origins(local.board_origins());
+    let functions = open_migrated(&settings).await?;
     let dev_token = mint_token(&settings, "local-developer", "flights:read", Duration::from_secs(12 * 3600)).ok();
     let shutdown = shutdown_signal();
 
-    let gateway = Arc::new(Gateway::new(functions.clone(), dev_token.clone()));
+    let gateway = Arc::new(Gateway::new(functions.clone(), dev_token.clone(), local));
     let mut server_shutdown = shutdown.clone();
     let server = tokio::spawn(gateway::serve(listener, gateway, async move {
         let _ = server_shutdown.wait_for(|s| *s).await;

@@ -16,7 +16,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://.contrail/contrail.db";
 pub const DEFAULT_ISSUER: &str = "contrail-local";
 /// The `aud` claim `contrail token` writes and the local authorizer requires by default.
 pub const DEFAULT_AUDIENCE: &str = "contrail-api";
-/// CORS origins allowed by default: any (a local tool; the template narrows it in AWS).
+/// CORS origins allowed by default by `invoke`: any. `up` allows only the board's own origin instead
+/// (see [`Settings::or_allowed_origins`]).
 pub const DEFAULT_ALLOWED_ORIGINS: &str = "*";
 /// The Kafka topic the pipeline reads.
 pub const DEFAULT_TOPIC: &str = "flight-data";
@@ -80,6 +81,15 @@ impl Settings {
             cursor_secret,
             allowed_origins,
         })
+    }
+
+    /// `origins` as the CORS origins unless `ALLOWED_ORIGINS` sets them: `up` passes the board's own, so
+    /// that a page of another origin cannot read the API with a token it got hold of.
+    pub fn or_allowed_origins(mut self, origins: Vec<String>) -> Self {
+        if var("ALLOWED_ORIGINS").is_none() {
+            self.allowed_origins = origins;
+        }
+        self
     }
 }
 

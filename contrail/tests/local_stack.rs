@@ -114,23 +114,99 @@ fn the_front_answers_401_and_403_like_api_gateway() {
 fn cors_preflight_and_the_web_board_need_no_token() {
     let dir = workdir();
     let stack = Stack::start(dir.path(), &["--no-simulate"]);
-    let (status, headers) = request(
-        "OPTIONS",
-        &stack.url("/flights"),
-        None,
-        &[("Origin", "https://board.example"), ("Access-Control-Request-Method", "GET")],
+    let preflight = |origin: &str| {
+        request(
+            "OPTIONS",
+            &stack.url("/flights"),
+            None,
+            &[("Origin", origin), ("Access-Control-Request-Method", "GET")],
+        )
+        .unwrap()
+    };
+    // By default only the board's own origin may read the API from a browser.
+    let own = stack.base.clone();
+    let (status, headers) = preflight(&own);
+    assert!((200..300).contains(&status), "{status} {headers}");
+    assert!(headers.to_ascii_lowercase().contains(&format!("access-control-allow-origin: {own}")), "{headers}");
+    let (_, headers) = preflight("https://board.example");
+    assert!(!headers.to_ascii_lowercase().contains("access-control-allow-origin"), "{headers}");
+    let token = stack.dev_token.clone().unwrap();
+    let auth = format!("Bearer {token}");
+    let (status, headers, _) = exchange(
+        "GET",
+        &stack.url("/flights?limit=1"),
+        &[("Authorization", auth.as_str()), ("Origin", "https://board.example")],
     )
     .unwrap();
-    assert!((200..300).contains(&status), "{status} {headers}");
-    assert!(headers.to_ascii_lowercase().contains("access-control-allow-origin"), "{headers}");
-
-    let (status, config) = blocking_get(&stack.url("/config.js"), None).unwrap();
     assert_eq!(status, 200);
-    let token = stack.dev_token.clone().unwrap();
+    assert!(!headers.contains("access-control-allow-origin"), "{headers}");
+
+    // The board loads /config.js as a same-origin script: it gets the dev token.
+    let referer = format!("{own}/");
+    let board = [("Sec-Fetch-Site", "same-origin"), ("Sec-Fetch-Dest", "script"), ("Referer", referer.as_str())];
+    let (status, headers, config) = exchange("GET", &stack.url("/config.js"), &board).unwrap();
+    assert_eq!(status, 200);
     assert!(config.contains("window.CONTRAIL_CONFIG") && config.contains(&token), "{config}");
+    assert!(!headers.contains("access-control-"), "{headers}");
+    assert!(headers.contains("cross-origin-resource-policy: same-origin"), "{headers}");
     let (status, page) = blocking_get(&stack.url("/"), None).unwrap();
     assert_eq!(status, 200);
     assert!(page.to_ascii_lowercase().contains("<html"), "{page}");
+}
+
+#[test]
+fn config_js_gives_the_dev_token_only_to_the_boards_own_pages_and_never_with_cors_headers() {
+    let dir = workdir();
+    let stack = Stack::start(dir.path(), &["--no-simulate"]);
+    let token = stack.dev_token.clone().unwrap();
+    let other_port = format!("http://localhost:{}/", contrail_testkit::free_port());
+    let not_the_board: [&[(&str, &str)]; 7] = [
+        // No proof at all (curl, or a browser that sends neither header).
+        &[],
+        // Another site's <script src=".../config.js">.
+        &[("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Dest", "script"), ("Referer", "https://evil.example/")],
+        // Another local server (same site, other port).
+        &[("Sec-Fetch-Site", "same-site"), ("Referer", other_port.as_str())],
+        // Typed into the address bar: the board never loads it that way.
+        &[("Sec-Fetch-Site", "none")],
+        &[("Origin", "https://evil.example")],
+        &[("Referer", "https://evil.example/board")],
+        // Signals that disagree.
+        &[("Sec-Fetch-Site", "same-origin"), ("Origin", "https://evil.example")],
+    ];
+    for headers in not_the_board {
+        let (status, response_headers, config) = exchange("GET", &stack.url("/config.js"), headers).unwrap();
+        assert_eq!(status, 200, "{headers:?}");
+        assert!(config.contains("window.CONTRAIL_CONFIG"), "{headers:?}: {config}");
+        assert!(!config.contains(&token), "{headers:?} got the dev token: {config}");
+        assert!(!response_headers.contains("access-control-"), "{headers:?}: {response_headers}");
+    }
+}
+
+#[test]
+fn requests_that_name_another_host_are_refused_against_dns_rebinding() {
+    let dir = workdir();
+    let stack = Stack::start(dir.path(), &["--no-simulate"]);
+    let port = stack.base.rsplit(':').next().unwrap().to_owned();
+    let token = stack.dev_token.clone().unwrap();
+    let auth = format!("Bearer {token}");
+    for host in [format!("rebind.evil.example:{port}"), format!("localhost.evil.example:{port}"), "localhost".into()] {
+        for path in ["/health", "/config.js", "/", "/flights"] {
+            let (status, headers, body) =
+                exchange("GET", &stack.url(path), &[("Host", host.as_str()), ("Authorization", auth.as_str())])
+                    .unwrap();
+            assert_eq!(status, 421, "{host} {path}: {body}");
+            assert!(headers.contains("content-type: application/json"), "{headers}");
+            let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+            assert_eq!(body["error"]["code"], "host_not_allowed", "{body}");
+            assert!(!body.to_string().contains(&token));
+        }
+    }
+    // The listen address and localhost on its port are this server.
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let (status, _, body) = exchange("GET", &stack.url("/health"), &[("Host", host.as_str())]).unwrap();
+        assert_eq!(status, 200, "{host}: {body}");
+    }
 }
 
 #[test]

@@ -2,10 +2,12 @@
 //! and a Lambda proxy integration does. It runs the authorizer on the bearer token (with a result
 //! cache), builds the proxy event, converts it with `lambda_http` exactly as the Lambda runtime would,
 //! calls the query handler and returns its response. `/health` and CORS preflights skip the
-//! authorizer; the web board and `/config.js` are served beside the API.
+//! authorizer; the web board and `/config.js` are served beside the API. A request that names another
+//! host than this server is refused first (DNS rebinding), and the dev token goes only to the board.
 
 pub mod authorization;
 pub mod event;
+pub mod origin;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -20,20 +22,23 @@ use serde_json::{Map, Value, json};
 
 use crate::functions::Functions;
 use authorization::{ResultCache, Verdict, verdict};
+use origin::LocalOrigin;
 
 /// API Gateway's payload limit for REST APIs.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-/// The front's state: the handlers, the authorizer result cache, the dev token for `/config.js`.
+/// The front's state: the handlers, the authorizer result cache, the dev token for `/config.js`, and the
+/// address it serves (the only host names it answers).
 pub struct Gateway {
     functions: Functions,
     cache: ResultCache,
     dev_token: Option<String>,
+    local: LocalOrigin,
 }
 
 impl Gateway {
-    pub fn new(functions: Functions, dev_token: Option<String>) -> Self {
-        Self { functions, cache: ResultCache::default(), dev_token }
+    pub fn new(functions: Functions, dev_token: Option<String>, local: LocalOrigin) -> Self {
+        Self { functions, cache: ResultCache::default(), dev_token, local }
     }
 }
 
@@ -65,10 +70,22 @@ async fn front(
     let path = parts.uri.path().to_owned();
     let is_read = parts.method == Method::GET || parts.method == Method::HEAD;
 
+    let Some(host) = gw.local.host_of(&parts.uri, &parts.headers) else {
+        let message = "this server answers only to its listen address and localhost; check the Host header";
+        return local_error(StatusCode::MISDIRECTED_REQUEST, "host_not_allowed", message, &request_id);
+    };
+
     if is_read && path == "/config.js" {
-        let mut r = (StatusCode::OK, web::config_js(gw.dev_token.as_deref())).into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
-        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // The token only for the board's own pages; other pages get the configuration without it. No CORS
+        // headers, and a resource policy that stops browsers handing it to another origin's <script>.
+        let token = gw.dev_token.as_deref().filter(|_| gw.local.is_same_origin(host, &parts.headers));
+        let mut r = (StatusCode::OK, web::config_js(token)).into_response();
+        let h = r.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::VARY, HeaderValue::from_static("Sec-Fetch-Site, Origin, Referer"));
+        h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         return r;
     }
     if is_read && let Some((content_type, bytes)) = web::asset(&path) {
@@ -201,6 +218,11 @@ fn gateway_error(status: StatusCode, body: Value, request_id: &str) -> Response 
         );
     }
     r
+}
+
+/// A refusal of the local front itself (no API Gateway equivalent), in the query API's error shape.
+fn local_error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
+    gateway_error(status, json!({"error": {"code": code, "message": message}}), request_id)
 }
 
 /// A request id shaped like API Gateway's (a UUID): a per-process random prefix and a counter.

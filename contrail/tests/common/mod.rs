@@ -242,3 +242,23 @@ pub fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     std::fs::write(&path, lines.join("\n") + "\n").expect("writing fixture");
     path
 }
+
+/// Any request, everything back: (status, headers as `name: value` lines with lower-case names, body).
+pub fn exchange(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<(u16, String, String), String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().map_err(|e| e.to_string())?;
+        let mut req = client.request(method.parse().map_err(|_| "bad method".to_owned())?, url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let mut hdrs = String::new();
+        for (k, v) in resp.headers() {
+            hdrs.push_str(&format!("{k}: {}\n", v.to_str().unwrap_or("")));
+        }
+        let body = resp.text().await.map_err(|e| e.to_string())?;
+        Ok((status, hdrs, body))
+    })
+}
