@@ -40,6 +40,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn open_migrated(settings: &Settings) -> anyhow::Result<Functions> {
     let functions = Functions::open(settings).await?;
     functions.store.migrate().await.map_err(|e| anyhow!("migrating the database: {e}"))?;
+    functions.apply_retention().await;
     Ok(functions)
 }
 
@@ -165,11 +166,12 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     if let Some(c) = fed {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "fed {} records in {:.1} s ({:.0} records/s): stored {}, duplicates {}, dead-lettered {}",
+            "fed {} records in {:.1} s ({:.0} records/s): stored {} (superseded {}), duplicates {}, dead-lettered {}",
             c.records,
             secs,
             c.records as f64 / secs.max(1e-9),
             c.stored,
+            c.superseded,
             c.duplicates,
             c.dead_lettered
         );
@@ -337,7 +339,7 @@ async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         "{}",
         serde_json::json!({
             "records": counts.records, "stored": counts.stored, "duplicates": counts.duplicates,
-            "dead_lettered": counts.dead_lettered, "duration_ms": progress.elapsed().as_millis() as u64,
+            "superseded": counts.superseded, "dead_lettered": counts.dead_lettered, "duration_ms": progress.elapsed().as_millis() as u64,
             "records_per_second": (progress.rate() * 10.0).round() / 10.0,
         })
     );

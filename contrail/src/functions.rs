@@ -23,6 +23,7 @@ pub struct IngestCounts {
     pub records: u64,
     pub stored: u64,
     pub duplicates: u64,
+    pub superseded: u64,
     pub dead_lettered: u64,
 }
 
@@ -31,6 +32,7 @@ impl IngestCounts {
         self.records += other.records;
         self.stored += other.stored;
         self.duplicates += other.duplicates;
+        self.superseded += other.superseded;
         self.dead_lettered += other.dead_lettered;
     }
 }
@@ -60,7 +62,12 @@ impl Functions {
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         contrail_shared::telemetry::disable_metrics();
         let store = open_store(&settings.database_url).await?;
-        let ingest = contrail_ingest::State::new(store.clone(), DeadLetterSink::Store(store.clone()));
+        // Built as the function builds it: the same reader of INGEST_MAX_FUTURE_SKEW_SECONDS and
+        // HISTORY_RETENTION_MONTHS, with the same defaults (retention is applied after migrating, see
+        // `apply_retention`).
+        let limits = contrail_ingest::limits_from_env()?;
+        let ingest =
+            contrail_ingest::State::new(store.clone(), DeadLetterSink::Store(store.clone())).with_limits(limits);
         let query = contrail_query::State::new(
             store.clone(),
             settings.cursor_secret.clone().into_bytes(),
@@ -71,6 +78,11 @@ impl Functions {
         Ok(Self { store, ingest: Arc::new(ingest), query: Arc::new(query), authorizer: Arc::new(authorizer) })
     }
 
+    /// Applies `HISTORY_RETENTION_MONTHS` to the store as the ingest function does at a cold start.
+    pub async fn apply_retention(&self) {
+        self.ingest.apply_retention().await;
+    }
+
     /// The ingest handler over one MSK event.
     pub async fn ingest(&self, event: &MskEvent) -> anyhow::Result<IngestCounts> {
         let summary = contrail_ingest::ingest(&self.ingest, event).await?;
@@ -78,6 +90,7 @@ impl Functions {
             records: summary.records,
             stored: summary.stored,
             duplicates: summary.duplicates,
+            superseded: summary.superseded,
             dead_lettered: summary.dead_lettered,
         })
     }

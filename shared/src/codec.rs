@@ -11,6 +11,7 @@ use crate::domain::{
     Airport, Carrier, FlightEvent, FlightId, FlightNumber, FlightStatus, Position, Removal, Snapshot, parse_date,
     to_micros,
 };
+use crate::time_bounds::TimeBounds;
 
 /// Largest record value accepted, decoded: 1 MiB.
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
@@ -30,6 +31,10 @@ pub enum RejectReason {
     UnsupportedSchemaVersion,
     KeyMismatch,
     TooLarge,
+    /// `event_time` (or a tombstone's removal time) outside the accepted window (see `time_bounds`).
+    EventTimeOutOfRange,
+    /// An `event_id` already stored (or earlier in the batch) with other content.
+    ConflictingDuplicate,
 }
 
 impl RejectReason {
@@ -43,6 +48,8 @@ impl RejectReason {
             Self::UnsupportedSchemaVersion => "unsupported_schema_version",
             Self::KeyMismatch => "key_mismatch",
             Self::TooLarge => "too_large",
+            Self::EventTimeOutOfRange => "event_time_out_of_range",
+            Self::ConflictingDuplicate => "conflicting_duplicate",
         }
     }
 }
@@ -64,7 +71,8 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn new(reason: RejectReason, field: Option<&str>, detail: impl Into<String>) -> Self {
+    /// A rejection for `reason`, naming the offending field if there is one.
+    pub fn new(reason: RejectReason, field: Option<&str>, detail: impl Into<String>) -> Self {
         Self { reason, field: field.map(str::to_owned), detail: detail.into() }
     }
 
@@ -87,14 +95,38 @@ pub struct RawRecord<'a> {
     pub value: Option<&'a str>,
 }
 
-/// Decodes and validates one record.
+/// The Kafka header that carries a tombstone's removal time (RFC 3339, UTF-8).
+pub const EVENT_TIME_HEADER: &str = "event_time";
+
+/// Decodes and validates one record, without time bounds or headers.
 pub fn decode_record(raw: &RawRecord<'_>) -> Result<Snapshot, Rejection> {
+    decode_kafka_record(raw, None, &TimeBounds::UNBOUNDED)
+}
+
+/// Decodes and validates one record as ingest does: a tombstone's removal time is its `event_time` header
+/// when it has one (else its Kafka timestamp), and the event or removal time must fall within `bounds`.
+pub fn decode_kafka_record(
+    raw: &RawRecord<'_>,
+    event_time_header: Option<&[u8]>,
+    bounds: &TimeBounds,
+) -> Result<Snapshot, Rejection> {
+    let snapshot = decode_unbounded(raw, event_time_header)?;
+    let field = match (&snapshot, event_time_header) {
+        (Snapshot::Event(_), _) => "event_time",
+        (Snapshot::Removal(_), Some(_)) => "headers.event_time",
+        (Snapshot::Removal(_), None) => "timestamp",
+    };
+    bounds.check(field, snapshot.event_time())?;
+    Ok(snapshot)
+}
+
+fn decode_unbounded(raw: &RawRecord<'_>, event_time_header: Option<&[u8]>) -> Result<Snapshot, Rejection> {
     let key = match raw.key {
         Some(k) => Some(decode_text(k, "key", usize::MAX)?),
         None => None,
     };
     match raw.value {
-        None => decode_tombstone(raw, key.as_deref()),
+        None => decode_tombstone(raw, key.as_deref(), event_time_header),
         Some(value) => {
             let text = decode_text(value, "value", MAX_VALUE_BYTES)?;
             let event = parse_event(&text)?;
@@ -113,20 +145,31 @@ pub fn decode_record(raw: &RawRecord<'_>) -> Result<Snapshot, Rejection> {
     }
 }
 
-fn decode_tombstone(raw: &RawRecord<'_>, key: Option<&str>) -> Result<Snapshot, Rejection> {
+fn decode_tombstone(
+    raw: &RawRecord<'_>,
+    key: Option<&str>,
+    event_time_header: Option<&[u8]>,
+) -> Result<Snapshot, Rejection> {
     let key = key.ok_or_else(|| Rejection::schema("key", "a tombstone (null value) needs the flight id as its key"))?;
     let flight_id = FlightId::parse(key).map_err(|e| Rejection::schema("key", format!("tombstone key {e}")))?;
+    let event_id = tombstone_event_id(raw.topic, raw.partition, raw.offset);
+    // The producer's removal time, on the same clock as its snapshots' event_time. A header that is there
+    // but unreadable is refused rather than silently replaced by the broker's clock.
+    if let Some(bytes) = event_time_header {
+        const FIELD: &str = "headers.event_time";
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            Rejection::schema(FIELD, format!("the header is not UTF-8 (bad byte at {})", e.valid_up_to()))
+        })?;
+        let event_time = parse_time(FIELD, text)?;
+        return Ok(Snapshot::Removal(Removal { flight_id, event_id, event_time }));
+    }
     let ms = raw
         .timestamp_ms
         .filter(|ms| *ms >= 0)
         .ok_or_else(|| Rejection::schema("timestamp", "a tombstone needs a Kafka timestamp to be ordered"))?;
     let event_time = DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| Rejection::schema("timestamp", "Kafka timestamp out of range"))?;
-    Ok(Snapshot::Removal(Removal {
-        flight_id,
-        event_id: tombstone_event_id(raw.topic, raw.partition, raw.offset),
-        event_time,
-    }))
+    Ok(Snapshot::Removal(Removal { flight_id, event_id, event_time }))
 }
 
 /// The history id of a tombstone: its Kafka coordinates, so a redelivery is a duplicate.
@@ -552,6 +595,61 @@ mod tests {
     }
 
     #[test]
+    fn a_tombstone_with_an_event_time_header_is_removed_at_that_time() {
+        let key = encode_base64("UA1545-2026-11-25-EWR");
+        let raw = record(Some(&key), None);
+        let header = b"2026-11-25T15:00:00.5+01:00".as_slice();
+        let Snapshot::Removal(r) = decode_kafka_record(&raw, Some(header), &TimeBounds::UNBOUNDED).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.event_time.to_rfc3339(), "2026-11-25T14:00:00.500+00:00", "the header, not the Kafka timestamp");
+        assert_eq!(r.event_id, "tombstone:flight-data-2@40");
+        // Without a Kafka timestamp the header alone orders the removal.
+        let raw = RawRecord { timestamp_ms: None, ..raw };
+        assert!(decode_kafka_record(&raw, Some(header), &TimeBounds::UNBOUNDED).is_ok());
+        // An event's own event_time is what counts; the header is ignored for it.
+        let value = encode_base64(valid().to_string());
+        let event = record(None, Some(&value));
+        let Snapshot::Event(e) = decode_kafka_record(&event, Some(b"garbage"), &TimeBounds::UNBOUNDED).unwrap() else {
+            panic!()
+        };
+        assert_eq!(e.event_time.to_rfc3339(), "2026-11-25T13:07:00.123456+00:00");
+    }
+
+    #[test]
+    fn an_unreadable_event_time_header_is_a_schema_violation_not_a_fallback() {
+        let key = encode_base64("UA1545-2026-11-25-EWR");
+        let raw = record(Some(&key), None);
+        for bad in [b"yesterday".as_slice(), b"", b"\xff\xfe", b"2026-11-25 15:00"] {
+            let r = decode_kafka_record(&raw, Some(bad), &TimeBounds::UNBOUNDED).unwrap_err();
+            assert_eq!(
+                (r.reason, r.field.as_deref()),
+                (RejectReason::SchemaViolation, Some("headers.event_time")),
+                "{bad:?}: {r}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_outside_the_bounds_are_out_of_range_naming_the_field_they_came_from() {
+        let now = DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z").unwrap().to_utc();
+        let bounds = crate::time_bounds::TimeLimits { max_future_skew_seconds: 60, retention_months: 1 }.bounds_at(now);
+        let mut v = valid();
+        v["event_time"] = json!("9999-12-31T23:59:59Z");
+        let value = encode_base64(v.to_string());
+        let r = decode_kafka_record(&record(None, Some(&value)), None, &bounds).unwrap_err();
+        assert_eq!((r.reason, r.field.as_deref()), (RejectReason::EventTimeOutOfRange, Some("event_time")));
+        let key = encode_base64("UA1545-2026-11-25-EWR");
+        // Kafka timestamp 2025-11-25T14:00Z: before the horizon 2026-10-01.
+        let old = RawRecord { timestamp_ms: Some(1_764_079_200_000 - 365 * 86_400_000), ..record(Some(&key), None) };
+        let r = decode_kafka_record(&old, None, &bounds).unwrap_err();
+        assert_eq!((r.reason, r.field.as_deref()), (RejectReason::EventTimeOutOfRange, Some("timestamp")));
+        let r = decode_kafka_record(&old, Some(b"2027-01-01T00:00:00Z"), &bounds).unwrap_err();
+        assert_eq!((r.reason, r.field.as_deref()), (RejectReason::EventTimeOutOfRange, Some("headers.event_time")));
+        assert!(decode_kafka_record(&old, Some(b"2026-11-25T11:00:00Z"), &bounds).is_ok(), "the header decides");
+    }
+
+    #[test]
     fn rejection_messages_clip_untrusted_text() {
         let mut v = valid();
         v["status"] = json!("s".repeat(10_000));
@@ -570,6 +668,8 @@ mod tests {
             RejectReason::UnsupportedSchemaVersion,
             RejectReason::KeyMismatch,
             RejectReason::TooLarge,
+            RejectReason::EventTimeOutOfRange,
+            RejectReason::ConflictingDuplicate,
         ] {
             assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
             assert_eq!(serde_json::from_value::<RejectReason>(json!(reason.as_str())).unwrap(), reason);

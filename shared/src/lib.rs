@@ -9,6 +9,7 @@
 //! - [`rds_iam`]: RDS IAM database authentication tokens.
 //! - [`config`]: settings from the environment.
 //! - [`telemetry`]: tracing setup and CloudWatch Embedded Metric Format lines.
+//! - [`time_bounds`]: the window of plausible event times (future skew, retention horizon).
 
 pub mod auth;
 pub mod codec;
@@ -18,3 +19,4 @@ pub mod domain;
 pub mod rds_iam;
 pub mod storage;
 pub mod telemetry;
+pub mod time_bounds;

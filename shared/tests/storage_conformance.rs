@@ -73,8 +73,22 @@ impl Db {
         }
     }
 
-    async fn write(&self, batch: &[Snapshot]) -> WriteOutcome {
+    /// (stored, duplicates) of a write that must succeed.
+    async fn write(&self, batch: &[Snapshot]) -> (u64, u64) {
+        let w = self.write_outcome(batch).await;
+        (w.stored, w.duplicates)
+    }
+
+    async fn write_outcome(&self, batch: &[Snapshot]) -> WriteOutcome {
         self.store.write_snapshots(batch).await.unwrap_or_else(|e| panic!("{}: write failed: {e}", self.name()))
+    }
+
+    async fn execute(&self, sql: &str) {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match &self.probe {
+            Probe::Pg(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
+            Probe::Lite(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
+        }
     }
 
     async fn count(&self, sql: &str) -> i64 {
@@ -168,8 +182,12 @@ fn removal(flight: &str, event_id: &str, event_time: DateTime<Utc>) -> Snapshot 
     })
 }
 
-fn outcome(stored: u64, duplicates: u64) -> WriteOutcome {
-    WriteOutcome { stored, duplicates }
+fn outcome(stored: u64, duplicates: u64) -> (u64, u64) {
+    (stored, duplicates)
+}
+
+fn full(stored: u64, duplicates: u64, superseded: u64, conflicting: &[usize]) -> WriteOutcome {
+    WriteOutcome { stored, duplicates, superseded, conflicting: conflicting.to_vec() }
 }
 
 #[tokio::test]
@@ -278,15 +296,82 @@ async fn duplicates_inside_one_batch_are_stored_once_and_the_newest_snapshot_win
 }
 
 #[tokio::test]
-async fn an_event_id_already_stored_under_another_time_is_a_duplicate_and_changes_nothing() {
+async fn an_event_id_already_stored_with_other_content_is_conflicting_and_changes_nothing() {
     for db in engines().await {
-        db.write(&[event("e1", at(1, 10, 0), FlightStatus::Scheduled)]).await;
+        let first = event("e1", at(1, 10, 0), FlightStatus::Scheduled);
+        db.write(&[first.clone()]).await;
         // Same id, a later time in another month (another partition on PostgreSQL), different content.
-        let again = event("e1", Utc.with_ymd_and_hms(2024, 6, 2, 0, 0, 0).unwrap(), FlightStatus::Cancelled);
-        assert_eq!(db.write(&[again]).await, outcome(0, 1), "{}", db.name());
+        let other = event("e1", Utc.with_ymd_and_hms(2024, 6, 2, 0, 0, 0).unwrap(), FlightStatus::Cancelled);
+        let batch = [event("e2", at(1, 9, 0), FlightStatus::Scheduled), other];
+        assert_eq!(db.write_outcome(&batch).await, full(1, 0, 1, &[1]), "{}", db.name());
         let state = db.state(FLIGHT).await.unwrap();
-        assert_eq!(state.status.as_deref(), Some("scheduled"), "{}", db.name());
-        assert_eq!(db.count("SELECT count(*) FROM flight_events").await, 1, "{}", db.name());
+        assert_eq!((state.event_id.as_str(), state.status.as_deref()), ("e1", Some("scheduled")), "{}", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM flight_events").await, 2, "{}", db.name());
+        // The byte-identical redelivery is a duplicate, however often it comes.
+        assert_eq!(db.write_outcome(&[first.clone(), first]).await, full(0, 2, 0, &[]), "{}", db.name());
+        // A removal reusing an event's id conflicts too.
+        assert_eq!(db.write_outcome(&[removal(FLIGHT, "e1", at(1, 10, 0))]).await, full(0, 0, 0, &[0]));
+    }
+}
+
+#[tokio::test]
+async fn a_reused_event_id_inside_one_batch_is_compared_with_its_first_delivery_or_the_stored_event() {
+    for db in engines().await {
+        let a = event("e1", at(1, 10, 0), FlightStatus::Scheduled);
+        let b = event("e1", at(1, 10, 0), FlightStatus::Boarding);
+        // Not stored yet: the first delivery is the reference.
+        let batch = [a.clone(), b.clone(), a.clone(), b.clone()];
+        assert_eq!(db.write_outcome(&batch).await, full(1, 1, 0, &[1, 3]), "{}", db.name());
+        assert_eq!(db.state(FLIGHT).await.unwrap().status.as_deref(), Some("scheduled"), "{}", db.name());
+        // Stored: the stored event is the reference, whatever the batch's order.
+        assert_eq!(db.write_outcome(&[b.clone(), a.clone(), b]).await, full(0, 1, 0, &[0, 2]), "{}", db.name());
+        assert_eq!(db.history(FLIGHT).await, ["e1"], "{}", db.name());
+        let removal_twice = [removal(FLIGHT, "r1", at(1, 11, 0)), removal(FLIGHT, "r1", at(1, 11, 0))];
+        assert_eq!(db.write_outcome(&removal_twice).await, full(1, 1, 0, &[]), "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn every_history_row_keeps_the_digest_of_its_content_and_rows_without_one_compare_equal() {
+    for db in engines().await {
+        db.write(&[event("e1", at(1, 10, 0), FlightStatus::Scheduled), removal(FLIGHT, "r1", at(1, 11, 0))]).await;
+        assert_eq!(db.count("SELECT count(*) FROM flight_events WHERE length(digest) = 32").await, 2, "{}", db.name());
+        if db.store.engine() == Engine::Postgres {
+            // The digest is SHA-256 of the stored payload text.
+            let same = db
+                .count("SELECT count(*) FROM flight_events WHERE digest = sha256(convert_to(payload::text, 'UTF8'))")
+                .await;
+            assert_eq!(same, 1);
+        }
+        // A row stored before the digest column: a reused id cannot be told apart, so it is a duplicate.
+        db.execute("UPDATE flight_events SET digest = NULL").await;
+        let other = event("e1", at(1, 10, 0), FlightStatus::Cancelled);
+        assert_eq!(db.write_outcome(&[other]).await, full(0, 1, 0, &[]), "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn stored_events_that_do_not_move_current_state_are_counted_as_superseded() {
+    for db in engines().await {
+        let name = db.name();
+        assert_eq!(db.write_outcome(&[event("new", at(1, 12, 0), FlightStatus::Departed)]).await, full(1, 0, 0, &[]));
+        // Older than the stored state: stored in history, state unchanged.
+        let older = event("old", at(1, 9, 0), FlightStatus::Scheduled);
+        assert_eq!(db.write_outcome(&[older]).await, full(1, 0, 1, &[]), "{name}");
+        // A tombstone older than the stored state loses, visibly.
+        let lost = removal(FLIGHT, "tombstone:flight-data-0@7", at(1, 11, 0));
+        assert_eq!(db.write_outcome(&[lost]).await, full(1, 0, 1, &[]), "{name}");
+        assert!(!db.state(FLIGHT).await.unwrap().removed, "{name}");
+        // Inside one batch the older snapshots of a flight are superseded by its newest, which moves state.
+        let batch = [
+            event("b1", at(1, 13, 0), FlightStatus::Airborne),
+            event("b2", at(1, 14, 0), FlightStatus::Landed),
+            event_for("9", "other", at(1, 8, 0), FlightStatus::Scheduled),
+        ];
+        assert_eq!(db.write_outcome(&batch).await, full(3, 0, 1, &[]), "{name}");
+        assert_eq!(db.state(FLIGHT).await.unwrap().event_id, "b2", "{name}");
+        // Duplicates are not stored, so never superseded.
+        assert_eq!(db.write_outcome(&batch).await, full(0, 3, 0, &[]), "{name}");
     }
 }
 

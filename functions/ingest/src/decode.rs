@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use contrail_shared::codec::decode_record;
+use contrail_shared::codec::{RejectReason, Rejection, decode_kafka_record};
 use contrail_shared::deadletter::DeadLetter;
 use contrail_shared::domain::Snapshot;
+use contrail_shared::time_bounds::TimeBounds;
 use serde::{Deserialize, Serialize};
 
 use crate::msk::{MskEvent, MskRecord};
@@ -19,8 +20,10 @@ pub struct OffsetRange {
 
 /// A decoded batch, in partition then offset order (the order the writes and dead letters keep).
 #[derive(Debug, Clone, Default)]
-pub struct DecodedBatch {
+pub struct DecodedBatch<'a> {
     pub snapshots: Vec<Snapshot>,
+    /// The record each snapshot came from (same index), to dead-letter it if the store refuses it.
+    pub origins: Vec<&'a MskRecord>,
     pub dead_letters: Vec<DeadLetter>,
     /// Keyed `"<topic>-<partition>"`.
     pub partitions: BTreeMap<String, OffsetRange>,
@@ -28,18 +31,23 @@ pub struct DecodedBatch {
     pub records: usize,
 }
 
-/// Decodes every record of `event`; `now` stamps the dead letters.
-pub fn decode_batch(event: &MskEvent, now: DateTime<Utc>) -> DecodedBatch {
+/// Decodes every record of `event`, refusing event and removal times outside `bounds`; `now` stamps the
+/// dead letters.
+pub fn decode_batch<'a>(event: &'a MskEvent, bounds: &TimeBounds, now: DateTime<Utc>) -> DecodedBatch<'a> {
     let mut records: Vec<&MskRecord> = event.iter_records().collect();
     // Groups arrive keyed by text ("…-10" sorts before "…-2"); order by number, then offset.
     records.sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
 
     let mut batch = DecodedBatch { records: records.len(), ..DecodedBatch::default() };
     batch.snapshots.reserve(records.len());
+    batch.origins.reserve(records.len());
     for record in records {
         let raw = record.raw();
-        match decode_record(&raw) {
-            Ok(snapshot) => batch.snapshots.push(snapshot),
+        match decode_kafka_record(&raw, record.event_time_header(), bounds) {
+            Ok(snapshot) => {
+                batch.snapshots.push(snapshot);
+                batch.origins.push(record);
+            }
             Err(rejection) => batch.dead_letters.push(DeadLetter::new(&raw, rejection, now)),
         }
         batch
@@ -52,6 +60,34 @@ pub fn decode_batch(event: &MskEvent, now: DateTime<Utc>) -> DecodedBatch {
             .or_insert(OffsetRange { first_offset: record.offset, last_offset: record.offset });
     }
     batch
+}
+
+impl DecodedBatch<'_> {
+    /// Moves the snapshots the store refused as conflicting duplicates (indices into `snapshots`, from
+    /// `WriteOutcome::conflicting`) to the dead letters, keeping partition then offset order in both.
+    pub fn dead_letter_conflicts(&mut self, conflicting: &[usize], now: DateTime<Utc>) {
+        if conflicting.is_empty() {
+            return;
+        }
+        let refused: std::collections::HashSet<usize> = conflicting.iter().copied().collect();
+        let snapshots = std::mem::take(&mut self.snapshots);
+        let origins = std::mem::take(&mut self.origins);
+        for (i, (snapshot, origin)) in snapshots.into_iter().zip(origins).enumerate() {
+            if refused.contains(&i) {
+                let detail = format!(
+                    "event_id {:?} is already stored (or earlier in the batch) with other content; the stored \
+                     event stays",
+                    snapshot.event_id()
+                );
+                let rejection = Rejection::new(RejectReason::ConflictingDuplicate, Some("event_id"), detail);
+                self.dead_letters.push(DeadLetter::new(&origin.raw(), rejection, now));
+            } else {
+                self.snapshots.push(snapshot);
+                self.origins.push(origin);
+            }
+        }
+        self.dead_letters.sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
+    }
 }
 
 /// How long the oldest record waited between its Kafka timestamp and `now`; `None` without timestamps
@@ -86,7 +122,8 @@ mod tests {
             good(0, 100, "e-0-100"),
         ];
         let now = Utc::now();
-        let batch = decode_batch(&MskEvent::from_records("arn", records), now);
+        let event = MskEvent::from_records("arn", records);
+        let batch = decode_batch(&event, &TimeBounds::UNBOUNDED, now);
         assert_eq!(batch.records, 5);
         assert_eq!(batch.snapshots.len() + batch.dead_letters.len(), 5);
         let ids: Vec<&str> = batch.snapshots.iter().map(Snapshot::event_id).collect();
@@ -101,7 +138,8 @@ mod tests {
 
     #[test]
     fn an_empty_event_decodes_to_nothing() {
-        let batch = decode_batch(&MskEvent::default(), Utc::now());
+        let event = MskEvent::default();
+        let batch = decode_batch(&event, &TimeBounds::UNBOUNDED, Utc::now());
         assert_eq!(batch.records, 0);
         assert!(batch.partitions.is_empty());
         assert_eq!(max_record_age_ms(&MskEvent::default(), Utc::now()), None);

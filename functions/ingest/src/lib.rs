@@ -15,14 +15,14 @@ pub mod summary;
 
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use contrail_shared::telemetry::{Metrics, Unit};
 use lambda_runtime::LambdaEvent;
 
 pub use decode::{DecodedBatch, OffsetRange, decode_batch, max_record_age_ms};
 pub use error::IngestError;
 pub use msk::{MskEvent, MskRecord};
-pub use state::State;
+pub use state::{State, limits_from_env};
 pub use summary::IngestSummary;
 
 /// The Lambda entry point: [`ingest`] over the invocation's payload.
@@ -30,25 +30,20 @@ pub async fn handle(state: &State, event: LambdaEvent<MskEvent>) -> Result<Inges
     ingest(state, &event.payload).await
 }
 
-/// Decodes the batch, writes every snapshot in one transaction, then hands the dead letters over.
+/// [`ingest_at`] on the system clock.
+pub async fn ingest(state: &State, event: &MskEvent) -> Result<IngestSummary, IngestError> {
+    ingest_at(state, event, Utc::now()).await
+}
+
+/// Decodes the batch (event times bounded at `now`), writes every snapshot in one transaction, then hands
+/// the dead letters over, including the events the store refused as conflicting duplicates.
 ///
 /// Dead letters go out only after the commit: a database failure sends nothing, so the retried batch
 /// does not queue the same letters twice. A failed hand-over fails the invocation; the retry finds the
-/// snapshots already stored (duplicates) and sends the letters again.
-pub async fn ingest(state: &State, event: &MskEvent) -> Result<IngestSummary, IngestError> {
+/// snapshots already stored (duplicates), finds the conflicts again, and sends the letters again.
+pub async fn ingest_at(state: &State, event: &MskEvent, now: DateTime<Utc>) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
-    let now = Utc::now();
-    let batch = decode_batch(event, now);
-    for letter in &batch.dead_letters {
-        tracing::warn!(
-            record = %letter.coordinates(),
-            reason = %letter.reason,
-            field = letter.field.as_deref().unwrap_or(""),
-            detail = %letter.detail,
-            "record dead-lettered"
-        );
-    }
-
+    let mut batch = decode_batch(event, &state.limits.bounds_at(now), now);
     let db_started = Instant::now();
     let written = async {
         state.store.refresh_credentials().await?;
@@ -60,6 +55,16 @@ pub async fn ingest(state: &State, event: &MskEvent) -> Result<IngestSummary, In
         Ok(outcome) => outcome,
         Err(e) => return Err(failed(e.into(), &batch)),
     };
+    batch.dead_letter_conflicts(&outcome.conflicting, now);
+    for letter in &batch.dead_letters {
+        tracing::warn!(
+            record = %letter.coordinates(),
+            reason = %letter.reason,
+            field = letter.field.as_deref().unwrap_or(""),
+            detail = %letter.detail,
+            "record dead-lettered"
+        );
+    }
     if let Err(e) = state.dead_letters.send(&batch.dead_letters).await {
         return Err(failed(e.into(), &batch));
     }
@@ -78,6 +83,7 @@ pub async fn ingest(state: &State, event: &MskEvent) -> Result<IngestSummary, In
         records: batch.records as u64,
         stored,
         duplicates: snapshots - stored,
+        superseded: outcome.superseded.min(stored),
         dead_lettered: batch.dead_letters.len() as u64,
         partitions: batch.partitions,
         duration_ms: started.elapsed().as_millis() as u64,
@@ -89,6 +95,7 @@ pub async fn ingest(state: &State, event: &MskEvent) -> Result<IngestSummary, In
         .metric("records", Unit::Count, summary.records as f64)
         .metric("stored", Unit::Count, summary.stored as f64)
         .metric("duplicates", Unit::Count, summary.duplicates as f64)
+        .metric("superseded", Unit::Count, summary.superseded as f64)
         .metric("dead_lettered", Unit::Count, summary.dead_lettered as f64)
         .metric("batch_ms", Unit::Milliseconds, batch_ms)
         .metric("db_ms", Unit::Milliseconds, db_ms);
@@ -116,6 +123,7 @@ fn log_summary(summary: &IngestSummary) {
         records = summary.records,
         stored = summary.stored,
         duplicates = summary.duplicates,
+        superseded = summary.superseded,
         dead_lettered = summary.dead_lettered,
         partitions = %serde_json::to_string(&summary.partitions).unwrap_or_default(),
         duration_ms = summary.duration_ms,

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use contrail_shared::codec::{RawRecord, encode_base64};
+use contrail_shared::codec::{EVENT_TIME_HEADER, RawRecord, encode_base64};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
@@ -114,6 +114,12 @@ impl MskRecord {
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
         self.headers.push(BTreeMap::from([(name.into(), HeaderBytes(value.into()))]));
         self
+    }
+
+    /// The value of the record's `event_time` header (a tombstone's removal time), the last one when the
+    /// header repeats (as Kafka's `Headers.lastHeader` reads it).
+    pub fn event_time_header(&self) -> Option<&[u8]> {
+        self.headers.iter().rev().find_map(|h| h.get(EVENT_TIME_HEADER)).map(|v| v.0.as_slice())
     }
 
     /// The record as the codec sees it. A negative timestamp means none.
@@ -296,6 +302,14 @@ mod tests {
         assert_eq!(recs[1].value, None);
         assert_eq!(recs[2].timestamp, 1_700_000_000_002);
         assert_eq!(recs[2].key, None);
+    }
+
+    #[test]
+    fn the_event_time_header_is_the_last_one_of_that_name() {
+        let r = MskRecord::new("flight-data", 0, 1, 0, Some(b"k"), None);
+        assert_eq!(r.event_time_header(), None);
+        let r = r.with_header("source", "x").with_header("event_time", "a").with_header("event_time", "b");
+        assert_eq!(r.event_time_header(), Some(b"b".as_slice()));
     }
 
     #[test]

@@ -1,36 +1,51 @@
 //! What an ingest instance builds once per cold start and reuses for every invocation.
 
-use chrono::{DateTime, Datelike, Months, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use contrail_shared::config::{DbConfig, parse_var, var};
 use contrail_shared::deadletter::{DeadLetterSink, SqsDeadLetters};
 use contrail_shared::storage::Store;
+use contrail_shared::time_bounds::{DEFAULT_MAX_FUTURE_SKEW_SECONDS, TimeLimits, retention_cutoff};
 
 use crate::IngestError;
 
-/// The store and the dead-letter sink; cheap to share, built once per cold start.
+/// The store, the dead-letter sink and the time limits; cheap to share, built once per cold start.
 #[derive(Clone)]
 pub struct State {
     pub store: Store,
     pub dead_letters: DeadLetterSink,
+    /// Which event times are accepted; each invocation turns them into bounds at its own clock.
+    pub limits: TimeLimits,
 }
 
 impl State {
+    /// A state with the default limits (900 s of future skew, no retention).
     pub fn new(store: Store, dead_letters: DeadLetterSink) -> Self {
-        Self { store, dead_letters }
+        Self { store, dead_letters, limits: TimeLimits::default() }
+    }
+
+    /// The same state with other time limits.
+    pub fn with_limits(mut self, limits: TimeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Drops history older than the retention horizon when `HISTORY_RETENTION_MONTHS` is set, as a cold
+    /// start does after migrating. A failure only delays the clean-up, so it is logged, not returned.
+    pub async fn apply_retention(&self) {
+        if self.limits.retention_months > 0 {
+            apply_retention(&self.store, self.limits.retention_months, Utc::now()).await;
+        }
     }
 
     /// Reads the environment: the database (`DATABASE_URL` or the `DB_*` IAM settings), `DLQ_URL` (SQS
     /// through the default AWS credential chain; without it dead letters go to the store's table),
-    /// `DLQ_MAX_MESSAGE_BYTES`, `DB_MIGRATE_ON_START` and `HISTORY_RETENTION_MONTHS`.
+    /// `DLQ_MAX_MESSAGE_BYTES`, `DB_MIGRATE_ON_START` and the time limits (see [`limits_from_env`]).
     pub async fn from_env() -> Result<Self, IngestError> {
         let config = DbConfig::from_env()?;
+        let limits = limits_from_env()?;
         let store = Store::connect(&config).await?;
         if config.migrate_on_start {
             store.migrate().await?;
-        }
-        let retention_months: u32 = parse_var("HISTORY_RETENTION_MONTHS", 0)?;
-        if retention_months > 0 {
-            apply_retention(&store, retention_months, Utc::now()).await;
         }
         let dead_letters = match var("DLQ_URL") {
             Some(queue_url) => {
@@ -39,8 +54,19 @@ impl State {
             }
             None => DeadLetterSink::Store(store.clone()),
         };
-        Ok(Self::new(store, dead_letters))
+        let state = Self::new(store, dead_letters).with_limits(limits);
+        state.apply_retention().await;
+        Ok(state)
     }
+}
+
+/// The one reader of the time limits: `INGEST_MAX_FUTURE_SKEW_SECONDS` (default 900) and
+/// `HISTORY_RETENTION_MONTHS` (default 0, no retention and no lower bound).
+pub fn limits_from_env() -> Result<TimeLimits, IngestError> {
+    Ok(TimeLimits {
+        max_future_skew_seconds: parse_var("INGEST_MAX_FUTURE_SKEW_SECONDS", DEFAULT_MAX_FUTURE_SKEW_SECONDS)?,
+        retention_months: parse_var("HISTORY_RETENTION_MONTHS", 0)?,
+    })
 }
 
 /// Drops history partitions older than the retention window. A failure only delays the clean-up to
@@ -54,25 +80,5 @@ async fn apply_retention(store: &Store, months: u32, now: DateTime<Utc>) {
         Err(e) => {
             tracing::warn!(error = %e, keep_from = %keep_from, "history retention failed; retried at next cold start")
         }
-    }
-}
-
-/// The first instant kept: the start of the month `months` before the current one (whole months only,
-/// so retention drops whole partitions).
-pub fn retention_cutoff(now: DateTime<Utc>, months: u32) -> Option<DateTime<Utc>> {
-    let month_start = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single()?;
-    month_start.checked_sub_months(Months::new(months))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retention_keeps_whole_months() {
-        let now = Utc.with_ymd_and_hms(2026, 3, 17, 9, 30, 0).unwrap();
-        assert_eq!(retention_cutoff(now, 1), Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).single());
-        assert_eq!(retention_cutoff(now, 12), Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).single());
-        assert_eq!(retention_cutoff(now, 0), Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).single());
     }
 }

@@ -83,6 +83,7 @@ async fn the_sample_batch_gives_the_exact_summary(store: Store) {
         records: sample::RECORDS,
         stored: sample::STORED,
         duplicates: sample::DUPLICATES,
+        superseded: sample::SUPERSEDED,
         dead_lettered: sample::DEAD_LETTERED,
         partitions: [("flight-data-0", 1041, 1046), ("flight-data-1", 877, 881), ("flight-data-2", 2210, 2214)]
             .into_iter()
@@ -197,6 +198,7 @@ async fn tombstones_remove_flights_by_the_same_newest_wins_rule(store: Store) {
     // A tombstone older than the current snapshot changes nothing.
     let s = ingest(&state, &event([tombstone(flight, 0, 2, ms("2026-11-25T07:00:00Z"))])).await.unwrap();
     assert_eq!((s.stored, s.duplicates, s.dead_lettered), (1, 0, 0));
+    assert_eq!(s.superseded, 1, "the tombstone that lost is visible in the summary");
     assert_eq!(status_of(&store, flight).await.as_deref(), Some("scheduled"));
 
     // A newer tombstone removes the flight; its redelivery is a duplicate.

@@ -4,9 +4,10 @@
 use chrono::Utc;
 use contrail_ingest::decode_batch;
 use contrail_ingest::msk::MskEvent;
-use contrail_shared::codec::decode_record;
+use contrail_shared::codec::{RejectReason, decode_record};
 use contrail_shared::deadletter::{DeadLetter, DeadLetterError, DeadLetterSink};
 use contrail_shared::storage::Store;
+use contrail_shared::time_bounds::TimeBounds;
 
 use crate::message::parse_dead_letter;
 use crate::report::{Counts, FailReason, Failure, Outcome};
@@ -54,6 +55,13 @@ impl<'a> Replayer<'a> {
             return Outcome::Failed(f.clone());
         }
         match self.store.write_snapshots(std::slice::from_ref(&snapshot)).await {
+            Ok(w) if !w.conflicting.is_empty() => Outcome::Failed(Failure::new(
+                FailReason::Rejected(RejectReason::ConflictingDuplicate),
+                format!(
+                    "event_id {:?} is already stored with other content; the stored event stays",
+                    snapshot.event_id()
+                ),
+            )),
             Ok(w) => Outcome::Replayed(Counts { stored: w.stored, duplicates: w.duplicates, ..one }),
             Err(e) => Outcome::Failed(self.store_failed(Failure::store(&e))),
         }
@@ -62,7 +70,9 @@ impl<'a> Replayer<'a> {
     /// Replays a whole failed batch the way ingest handles one: valid records are written in one
     /// transaction, poison records go to the dead-letter sink. A dry run only decodes.
     pub async fn batch(&mut self, event: &MskEvent, sink: &DeadLetterSink) -> Outcome {
-        let decoded = decode_batch(event, Utc::now());
+        // Replays store what they are given: no time bounds (this function does not read ingest's limits).
+        let now = Utc::now();
+        let mut decoded = decode_batch(event, &TimeBounds::UNBOUNDED, now);
         let records = decoded.records as u64;
         if self.dry_run {
             return Outcome::Replayed(Counts { records, ..Counts::default() });
@@ -70,13 +80,14 @@ impl<'a> Replayer<'a> {
         if let Some(f) = &self.unavailable {
             return Outcome::Failed(f.clone());
         }
-        for letter in &decoded.dead_letters {
-            tracing::warn!(record = %letter.coordinates(), reason = %letter.reason, detail = %letter.detail, "replayed record dead-lettered");
-        }
         let written = match self.store.write_snapshots(&decoded.snapshots).await {
             Ok(w) => w,
             Err(e) => return Outcome::Failed(self.store_failed(Failure::store(&e))),
         };
+        decoded.dead_letter_conflicts(&written.conflicting, now);
+        for letter in &decoded.dead_letters {
+            tracing::warn!(record = %letter.coordinates(), reason = %letter.reason, detail = %letter.detail, "replayed record dead-lettered");
+        }
         // After the write: a database outage then never sends the same dead letters twice.
         if let Err(e) = sink.send(&decoded.dead_letters).await {
             let failure = match &e {

@@ -19,6 +19,7 @@ use crate::config::DbConfig;
 use crate::deadletter::DeadLetter;
 use crate::domain::{FlightId, Snapshot};
 
+pub use batch::{Digest, content_digest};
 pub use error::StoreError;
 pub use model::{
     BBox, BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition, GroupStats, GroupedStats,

@@ -290,11 +290,19 @@ impl<K: Ord> GroupAccumulator<K> {
     }
 }
 
-/// What a batch write did: every snapshot is either newly stored or a duplicate of a stored one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// What a batch write did: every snapshot is newly stored, a duplicate of a stored one (the same content
+/// under the same `event_id`), or refused as conflicting (`stored + duplicates + conflicting.len()` is the
+/// batch's length).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WriteOutcome {
     pub stored: u64,
     pub duplicates: u64,
+    /// Stored events that did not move current state: a newer snapshot of the flight was stored already or
+    /// came in the same batch. A subset of `stored`.
+    pub superseded: u64,
+    /// Indices in the batch of snapshots whose `event_id` is stored (or came earlier in the batch) with other
+    /// content: nothing of them is written, the stored event stays. In batch order.
+    pub conflicting: Vec<usize>,
 }
 
 /// A dead letter held in the local dead-letter table.

@@ -16,7 +16,8 @@ use contrail_ingest::{MskEvent, MskRecord, State, decode_batch, ingest};
 use contrail_shared::config::DbConfig;
 use contrail_shared::deadletter::DeadLetterSink;
 use contrail_shared::domain::Snapshot;
-use contrail_shared::storage::Store;
+use contrail_shared::storage::{Store, content_digest};
+use contrail_shared::time_bounds::TimeBounds;
 use sqlx::Connection as _;
 
 const TOPIC: &str = "flight-data";
@@ -201,7 +202,7 @@ impl CopyBuffer {
 fn copy_rows(snapshots: &[Snapshot], received_at: DateTime<Utc>) -> Vec<u8> {
     let mut buf = CopyBuffer::new();
     for s in snapshots {
-        buf.row(6);
+        buf.row(7);
         buf.bytes(s.event_id().as_bytes());
         buf.time(s.event_time());
         buf.bytes(s.flight_id().as_str().as_bytes());
@@ -216,12 +217,12 @@ fn copy_rows(snapshots: &[Snapshot], received_at: DateTime<Utc>) -> Vec<u8> {
             }
         }
         buf.time(received_at);
+        buf.bytes(&content_digest(s));
     }
     buf.finish()
 }
 
-const COPY_HISTORY: &str =
-    "COPY flight_events (event_id, event_time, flight_id, removed, payload, received_at) FROM STDIN (FORMAT binary)";
+const COPY_HISTORY: &str = "COPY flight_events (event_id, event_time, flight_id, removed, payload, received_at, digest) FROM STDIN (FORMAT binary)";
 
 async fn ensure_partitions(conn: &mut sqlx::PgConnection, snapshots: &[Snapshot]) -> Result<()> {
     let mut months: Vec<String> =
@@ -239,7 +240,8 @@ async fn ensure_partitions(conn: &mut sqlx::PgConnection, snapshots: &[Snapshot]
 async fn copy_all(url: &str, events: &[MskEvent]) -> Result<Run> {
     state_for(url).await?;
     let mut conn = sqlx::PgConnection::connect(url).await?;
-    let decoded: Vec<Vec<Snapshot>> = events.iter().map(|e| decode_batch(e, Utc::now()).snapshots).collect();
+    let decoded: Vec<Vec<Snapshot>> =
+        events.iter().map(|e| decode_batch(e, &TimeBounds::UNBOUNDED, Utc::now()).snapshots).collect();
     for d in &decoded {
         ensure_partitions(&mut conn, d).await?;
     }
@@ -273,7 +275,8 @@ async fn copy_state_floor(url: &str, events: &[MskEvent]) -> Result<Run> {
         let sql = format!("CREATE INDEX state_floor_{i} ON public.state_floor {rest}");
         sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await?;
     }
-    let decoded: Vec<Vec<Snapshot>> = events.iter().map(|e| decode_batch(e, Utc::now()).snapshots).collect();
+    let decoded: Vec<Vec<Snapshot>> =
+        events.iter().map(|e| decode_batch(e, &TimeBounds::UNBOUNDED, Utc::now()).snapshots).collect();
     let started = Instant::now();
     let mut records = 0;
     for snapshots in &decoded {
@@ -432,7 +435,7 @@ async fn run(o: Options) -> Result<()> {
 
     let decode_started = Instant::now();
     for e in &events {
-        std::hint::black_box(decode_batch(e, Utc::now()));
+        std::hint::black_box(decode_batch(e, &TimeBounds::UNBOUNDED, Utc::now()));
     }
     let decode_secs = decode_started.elapsed().as_secs_f64();
 

@@ -13,6 +13,8 @@ pub const FILE: &str = "msk-flight-batch.json";
 pub const RECORDS: u64 = 16;
 pub const STORED: u64 = 9;
 pub const DUPLICATES: u64 = 1;
+/// The late, older AA100 snapshot: stored, but its flight already had a newer one.
+pub const SUPERSEDED: u64 = 1;
 pub const DEAD_LETTERED: u64 = 6;
 
 pub const UA: &str = "UA1545-2026-11-25-EWR";

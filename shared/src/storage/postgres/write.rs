@@ -1,6 +1,6 @@
 //! Batch writes on PostgreSQL: a whole batch in a few array-bound statements (UNNEST), one transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -8,24 +8,28 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use super::PgStore;
 use crate::deadletter::DeadLetter;
 use crate::domain::{FlightId, Snapshot};
-use crate::storage::batch::{distinct_events, newest_per_flight};
+use crate::storage::batch::{
+    Distinct, OrderKey, StoredId, conflicting, count_superseded, distinct_events, flights_with_several,
+    newest_per_flight, payload_and_digest,
+};
 use crate::storage::sql::state_conflict_clause;
 use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome};
 
 /// The `event_id`s of a batch already stored in any partition. The primary key has to include the partition
 /// key, so it alone cannot see an id stored under another time. One array probe per partition index, not a
 /// correlated sub-query per row: the latter re-runs executor setup for every row and every partition, and cost
-/// more than the insert itself once a year of monthly partitions is kept.
-const STORED_EVENT_IDS: &str = "SELECT event_id FROM flight_events WHERE event_id = ANY($1::text[])";
+/// more than the insert itself once a year of monthly partitions is kept. The digest comes back only for ids
+/// already stored, so telling a redelivery from a reused id costs nothing for new events.
+const STORED_EVENT_IDS: &str = "SELECT event_id, digest FROM flight_events WHERE event_id = ANY($1::text[])";
 
 /// The batch's new history rows. No `ON CONFLICT`: `STORED_EVENT_IDS` already filtered them, and a concurrent
 /// writer of the same row makes this fail with a unique violation instead, so the batch is retried (see
 /// `write_snapshots`).
 const INSERT_HISTORY: &str = r#"
-INSERT INTO flight_events (event_id, event_time, flight_id, removed, payload)
-SELECT b.event_id, b.event_time, b.flight_id, b.removed, b.payload::json
-FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::bool[], $5::text[])
-    AS b(event_id, event_time, flight_id, removed, payload)
+INSERT INTO flight_events (event_id, event_time, flight_id, removed, payload, digest)
+SELECT b.event_id, b.event_time, b.flight_id, b.removed, b.payload::json, b.digest
+FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::bool[], $5::text[], $6::bytea[])
+    AS b(event_id, event_time, flight_id, removed, payload, digest)
 "#;
 
 /// The insert half of the state upsert; the conflict clause is shared with the other engine.
@@ -46,8 +50,13 @@ FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text
          tail, gate, terminal, position, event_time, event_id, removed)
 "#;
 
-/// Current state, newest `(event_time, event_id)` wins (see `state_conflict_clause`).
-static UPSERT_STATE: LazyLock<String> = LazyLock::new(|| format!("{INSERT_STATE}{}", state_conflict_clause("f")));
+/// Current state, newest `(event_time, event_id)` wins (see `state_conflict_clause`); returns the flights
+/// whose row it wrote (inserted or updated), which tells the stored events that moved state.
+static UPSERT_STATE: LazyLock<String> =
+    LazyLock::new(|| format!("{INSERT_STATE}{}RETURNING f.flight_id", state_conflict_clause("f")));
+
+/// The state rows' order keys of some flights, read before the upsert changes them.
+const STATE_KEYS: &str = "SELECT flight_id, event_time, event_id FROM flights WHERE flight_id = ANY($1::text[])";
 
 const INSERT_DEAD_LETTERS: &str = r#"
 INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, reason, letter, dead_lettered_at)
@@ -66,12 +75,12 @@ const MAX_ATTEMPTS: u32 = 3;
 
 impl PgStore {
     pub(crate) async fn write_snapshots(&self, batch: &[Snapshot]) -> Result<WriteOutcome, StoreError> {
-        let rows = distinct_events(batch);
+        let distinct = distinct_events(batch);
         let mut attempt = 1;
         loop {
-            self.ensure_partitions(&rows).await?;
-            match self.write_rows(&rows).await {
-                Ok(stored) => return Ok(WriteOutcome { stored, duplicates: batch.len() as u64 - stored }),
+            self.ensure_partitions(&distinct.rows).await?;
+            match self.write_rows(batch, &distinct).await {
+                Ok(outcome) => return Ok(outcome),
                 Err(StoreError::Query(sqlx::Error::Database(e))) if attempt < MAX_ATTEMPTS => {
                     match e.code().as_deref() {
                         // Retention ran elsewhere since this store cached its partitions: forget them.
@@ -87,18 +96,21 @@ impl PgStore {
         }
     }
 
-    /// Writes distinct events (sorted by id) in one transaction; returns how many were new.
-    async fn write_rows(&self, rows: &[&Snapshot]) -> Result<u64, StoreError> {
-        let ids: Vec<&str> = rows.iter().map(|s| s.event_id()).collect();
+    /// Writes the batch's distinct events (sorted by id) in one transaction.
+    async fn write_rows(&self, batch: &[Snapshot], distinct: &Distinct<'_>) -> Result<WriteOutcome, StoreError> {
+        let ids: Vec<&str> = distinct.rows.iter().map(|(_, s)| s.event_id()).collect();
         let mut tx = self.pool.begin().await?;
-        let stored: HashSet<String> =
-            sqlx::query_scalar(STORED_EVENT_IDS).bind(&ids).fetch_all(&mut *tx).await?.into_iter().collect();
+        let found: Vec<(String, Option<Vec<u8>>)> =
+            sqlx::query_as(STORED_EVENT_IDS).bind(&ids).fetch_all(&mut *tx).await?;
         drop(ids);
-        let new: Vec<&Snapshot> = if stored.is_empty() {
-            rows.to_vec()
+        let stored: HashMap<String, StoredId> =
+            found.into_iter().map(|(id, digest)| (id, StoredId::from_column(digest))).collect();
+        let new: Vec<(usize, &Snapshot)> = if stored.is_empty() {
+            distinct.rows.clone()
         } else {
-            rows.iter().copied().filter(|s| !stored.contains(s.event_id())).collect()
+            distinct.rows.iter().copied().filter(|(_, s)| !stored.contains_key(s.event_id())).collect()
         };
+        let conflicting = conflicting(batch, distinct, &stored);
         if !new.is_empty() {
             let history = HistoryColumns::new(&new);
             sqlx::query(INSERT_HISTORY)
@@ -107,15 +119,26 @@ impl PgStore {
                 .bind(&history.flight_id)
                 .bind(&history.removed)
                 .bind(&history.payload)
+                .bind(&history.digest)
                 .execute(&mut *tx)
                 .await?;
         }
 
         // Only new events move current state: a duplicate changes nothing, whatever it carries.
-        let winners = newest_per_flight(new.iter().copied());
+        // Flights with several new events: their state as it was, to tell which of them came too late.
+        let several = flights_with_several(&new);
+        let mut stored_keys: HashMap<String, OrderKey> = HashMap::new();
+        if !several.is_empty() {
+            let ids: Vec<&str> = several.iter().map(FlightId::as_str).collect();
+            let rows: Vec<(String, DateTime<Utc>, String)> =
+                sqlx::query_as(STATE_KEYS).bind(&ids).fetch_all(&mut *tx).await?;
+            stored_keys.extend(rows.into_iter().map(|(flight, time, event_id)| (flight, (time, event_id))));
+        }
+        let winners = newest_per_flight(new.iter().map(|(_, s)| *s));
+        let mut applied: HashSet<String> = HashSet::new();
         if !winners.is_empty() {
             let s = StateColumns::new(&winners);
-            sqlx::query(UPSERT_STATE.as_str())
+            let written: Vec<String> = sqlx::query_scalar(UPSERT_STATE.as_str())
                 .bind(&s.flight_id)
                 .bind(&s.carrier)
                 .bind(&s.number)
@@ -138,21 +161,28 @@ impl PgStore {
                 .bind(&s.event_time)
                 .bind(&s.event_id)
                 .bind(&s.removed)
-                .execute(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await?;
+            applied.extend(written);
         }
         tx.commit().await?;
-        Ok(new.len() as u64)
+        let stored = new.len() as u64;
+        Ok(WriteOutcome {
+            stored,
+            duplicates: batch.len() as u64 - stored - conflicting.len() as u64,
+            superseded: count_superseded(&new, &stored_keys, &applied),
+            conflicting,
+        })
     }
 
     /// Creates the month partitions the rows need, in its own short transaction (the DDL takes a strong
     /// lock on the parent table; holding it through the batch would stall every other writer and reader).
-    async fn ensure_partitions(&self, rows: &[&Snapshot]) -> Result<(), StoreError> {
+    async fn ensure_partitions(&self, rows: &[(usize, &Snapshot)]) -> Result<(), StoreError> {
         let missing: Vec<DateTime<Utc>> = {
             let known = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
             let mut months = HashSet::new();
             rows.iter()
-                .map(|s| s.event_time())
+                .map(|(_, s)| s.event_time())
                 .filter(|t| !known.contains(&month(t)) && months.insert(month(t)))
                 .collect()
         };
@@ -223,10 +253,11 @@ struct HistoryColumns<'a> {
     flight_id: Vec<String>,
     removed: Vec<bool>,
     payload: Vec<Option<String>>,
+    digest: Vec<Vec<u8>>,
 }
 
 impl<'a> HistoryColumns<'a> {
-    fn new(rows: &[&'a Snapshot]) -> Self {
+    fn new(rows: &[(usize, &'a Snapshot)]) -> Self {
         let n = rows.len();
         let mut c = Self {
             event_id: Vec::with_capacity(n),
@@ -234,21 +265,16 @@ impl<'a> HistoryColumns<'a> {
             flight_id: Vec::with_capacity(n),
             removed: Vec::with_capacity(n),
             payload: Vec::with_capacity(n),
+            digest: Vec::with_capacity(n),
         };
-        for s in rows {
+        for (_, s) in rows {
             c.event_id.push(s.event_id());
             c.event_time.push(s.event_time());
             c.flight_id.push(s.flight_id().as_str().to_owned());
-            match s {
-                Snapshot::Event(e) => {
-                    c.removed.push(false);
-                    c.payload.push(Some(e.to_canonical_json()));
-                }
-                Snapshot::Removal(_) => {
-                    c.removed.push(true);
-                    c.payload.push(None);
-                }
-            }
+            c.removed.push(matches!(s, Snapshot::Removal(_)));
+            let (payload, digest) = payload_and_digest(s);
+            c.payload.push(payload);
+            c.digest.push(digest.to_vec());
         }
         c
     }

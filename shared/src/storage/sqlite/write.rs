@@ -2,7 +2,7 @@
 //! in-process, so a statement per row costs microseconds and never meets the bound-variable limit).
 //! Times are integer microseconds since the epoch, dates `YYYY-MM-DD` text (see the migration).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -10,13 +10,23 @@ use chrono::{DateTime, Utc};
 use super::SqliteStore;
 use crate::deadletter::DeadLetter;
 use crate::domain::Snapshot;
-use crate::storage::batch::{distinct_events, newest_per_flight};
+use crate::storage::batch::{
+    OrderKey, StoredId, conflicting, count_superseded, distinct_events, flights_with_several, newest_per_flight,
+    payload_and_digest,
+};
 use crate::storage::sql::state_conflict_clause;
 use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome};
 
 /// The primary key is `event_id` alone, so an id stored under any time is a duplicate.
-const INSERT_HISTORY: &str = "INSERT INTO flight_events (event_id, event_time, flight_id, removed, payload, received_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (event_id) DO NOTHING";
+const INSERT_HISTORY: &str = "INSERT INTO flight_events \
+     (event_id, event_time, flight_id, removed, payload, received_at, digest) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (event_id) DO NOTHING";
+
+/// A flight's state order key, read before the upsert changes it.
+const STATE_KEY: &str = "SELECT event_time, event_id FROM flights WHERE flight_id = ?1";
+
+/// The digest of an event already stored: read only when an insert found its id taken.
+const STORED_DIGEST: &str = "SELECT digest FROM flight_events WHERE event_id = ?1";
 
 /// The insert half of the state upsert; the conflict clause is shared with the other engine.
 const INSERT_STATE: &str = r#"
@@ -42,31 +52,49 @@ fn micros(t: DateTime<Utc>) -> i64 {
 
 impl SqliteStore {
     pub(crate) async fn write_snapshots(&self, batch: &[Snapshot]) -> Result<WriteOutcome, StoreError> {
-        let rows = distinct_events(batch);
+        let distinct = distinct_events(batch);
         let received_at = micros(Utc::now());
         // IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of deadlocking.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut new: HashSet<&str> = HashSet::with_capacity(rows.len());
-        for s in &rows {
-            let (removed, payload) = match s {
-                Snapshot::Event(e) => (false, Some(e.to_canonical_json())),
-                Snapshot::Removal(_) => (true, None),
-            };
+        let mut new: HashSet<&str> = HashSet::with_capacity(distinct.rows.len());
+        let mut stored: HashMap<String, StoredId> = HashMap::new();
+        for (_, s) in &distinct.rows {
+            let (payload, digest) = payload_and_digest(s);
             let done = sqlx::query(INSERT_HISTORY)
                 .bind(s.event_id())
                 .bind(micros(s.event_time()))
                 .bind(s.flight_id().as_str())
-                .bind(removed)
+                .bind(matches!(s, Snapshot::Removal(_)))
                 .bind(payload)
                 .bind(received_at)
+                .bind(digest.as_slice())
                 .execute(&mut *tx)
                 .await?;
             if done.rows_affected() == 1 {
                 new.insert(s.event_id());
+            } else {
+                let digest: Option<Vec<u8>> =
+                    sqlx::query_scalar(STORED_DIGEST).bind(s.event_id()).fetch_one(&mut *tx).await?;
+                stored.insert(s.event_id().to_owned(), StoredId::from_column(digest));
             }
         }
+        let conflicting = conflicting(batch, &distinct, &stored);
         // Only new events move current state: a duplicate changes nothing, whatever it carries.
-        let winners = newest_per_flight(rows.iter().copied().filter(|s| new.contains(s.event_id())));
+        let new_rows: Vec<(usize, &Snapshot)> =
+            distinct.rows.iter().copied().filter(|(_, s)| new.contains(s.event_id())).collect();
+        // Flights with several new events: their state as it was, to tell which of them came too late.
+        let mut stored_keys: HashMap<String, OrderKey> = HashMap::new();
+        for flight in flights_with_several(&new_rows) {
+            let row: Option<(i64, String)> =
+                sqlx::query_as(STATE_KEY).bind(flight.as_str()).fetch_optional(&mut *tx).await?;
+            if let Some((time, event_id)) = row {
+                let time = DateTime::from_timestamp_micros(time)
+                    .ok_or_else(|| StoreError::Corrupt(format!("flight {}: event_time {time}", flight.as_str())))?;
+                stored_keys.insert(flight.as_str().to_owned(), (time, event_id));
+            }
+        }
+        let winners = newest_per_flight(new_rows.iter().map(|(_, s)| *s));
+        let mut applied: HashSet<String> = HashSet::new();
         for (id, s) in &winners {
             let q = sqlx::query(UPSERT_STATE.as_str()).bind(id.as_str());
             let (q, removed) = match s {
@@ -108,11 +136,19 @@ impl SqliteStore {
                     (q, true)
                 }
             };
-            q.bind(micros(s.event_time())).bind(s.event_id()).bind(removed).execute(&mut *tx).await?;
+            let done = q.bind(micros(s.event_time())).bind(s.event_id()).bind(removed).execute(&mut *tx).await?;
+            if done.rows_affected() > 0 {
+                applied.insert(id.as_str().to_owned());
+            }
         }
         tx.commit().await?;
         let stored = new.len() as u64;
-        Ok(WriteOutcome { stored, duplicates: batch.len() as u64 - stored })
+        Ok(WriteOutcome {
+            stored,
+            duplicates: batch.len() as u64 - stored - conflicting.len() as u64,
+            superseded: count_superseded(&new_rows, &stored_keys, &applied),
+            conflicting,
+        })
     }
 
     pub(crate) async fn drop_history_before(&self, keep_from: DateTime<Utc>) -> Result<u64, StoreError> {
