@@ -114,9 +114,8 @@ fn hostile_batch() -> Hostile {
     for (_, key, value) in good_values.iter().take(100) {
         records.push(record(2, next(2), Some(key.as_bytes()), Some(value.to_string().as_bytes())));
     }
-    for j in 0..3_000 {
+    for (j, (_, key, good)) in good_values.iter().enumerate().take(3_000) {
         let kind = j % POISON_KINDS;
-        let (_, key, good) = &good_values[j];
         let mut v = good.clone();
         v["event_id"] = json!(format!("poison-{j:04}"));
         let p = if kind == 14 { REUSE_PARTITION } else { (j % 3) as i64 };

@@ -21,7 +21,7 @@ const MAX_EVENT_ID_CHARS: usize = 128;
 const MAX_SHORT_TEXT_CHARS: usize = 16;
 
 /// Why a record can never be stored; the stable codes of the dead-letter contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectReason {
     InvalidBase64,

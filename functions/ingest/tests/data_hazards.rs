@@ -131,14 +131,12 @@ async fn with_retention_an_event_older_than_the_horizon_is_dead_lettered_and_cre
     let kept = Ev::new("kept", "AA2", "scheduled", "2026-08-01T00:00:00Z");
     let s = ingest_at(&state, &event([old.record(0, 1, 0), kept.record(0, 2, 0)]), now()).await.unwrap();
     assert_eq!(counts(&s), (2, 1, 0, 1, 0));
-    let letters = letters(&store).await;
-    assert_eq!((letters[0].offset, letters[0].reason), (1, RejectReason::EventTimeOutOfRange));
+    let first = letters(&store).await;
+    assert_eq!((first[0].offset, first[0].reason), (1, RejectReason::EventTimeOutOfRange));
     assert!(
-        letters[0]
-            .detail
-            .contains("1 s before the retention horizon 2026-08-01T00:00:00Z (HISTORY_RETENTION_MONTHS=3)"),
+        first[0].detail.contains("1 s before the retention horizon 2026-08-01T00:00:00Z (HISTORY_RETENTION_MONTHS=3)"),
         "{}",
-        letters[0].detail
+        first[0].detail
     );
     // Tombstones are bounded the same way, by their Kafka timestamp.
     let s = ingest_at(&state, &event([tombstone(&kept.flight_id(), 0, 3, ms("2026-07-01T00:00:00Z"))]), now()).await;
