@@ -163,11 +163,11 @@ fn the_query_function_connects_as_the_read_only_user_and_the_writers_as_the_owne
     }
 }
 
-/// What Lambda accepts for each template parameter that feeds a Lambda setting (the deploy fails on any
-/// other value, after the stack has started updating): the parameter must accept exactly these.
 /// A template parameter and the values Lambda accepts for the setting it feeds.
 type Accepts = (&'static str, fn(i64) -> bool);
 
+/// What Lambda accepts for each template parameter that feeds a Lambda setting (the deploy fails on any
+/// other value, after the stack has started updating): the parameter must accept exactly these.
 const LAMBDA_ACCEPTS: &[Accepts] = &[
     ("IngestMaximumRecordAgeSeconds", |v| v == -1 || (60..=604_800).contains(&v)),
     ("IngestMaximumRetryAttempts", |v| (-1..=10_000).contains(&v)),
