@@ -63,12 +63,6 @@ fn good_value(event_id: &str, n: usize, status: &str, time: DateTime<Utc>) -> (S
         "status": status,
         "scheduled_departure": "2026-11-25T14:00:00Z",
         "scheduled_arrival": "2026-11-25T20:25:00Z",
-        "estimated_departure": "2026-11-25T14:10:00Z",
-        "estimated_arrival": "2026-11-25T20:35:00Z",
-        "tail_number": "N37502",
-        "gate": "C71",
-        "terminal": "C",
-        "position": {"lat": 40.69, "lon": -74.17, "altitude_ft": 12000, "ground_speed_kt": 310, "heading_deg": 270},
     });
     (key, value)
 }
@@ -233,7 +227,9 @@ async fn a_ten_thousand_record_batch_with_thirty_percent_poison_of_every_kind_is
     let Some(pg) = postgres().await else { return };
     let hostile = hostile_batch();
     let size = serde_json::to_string(&hostile.event).unwrap().len();
-    assert!((5_000_000..=6_300_000).contains(&size), "the batch is {size} bytes, not about 6 MB");
+    // The event source mapping delivers at most 6 MB; on top of that comes the one value over the 1 MiB record
+    // limit (1.4 MB once base64-encoded), so the batch is the largest one AWS sends plus the oversized record.
+    assert!((6_000_000..=7_000_000).contains(&size), "the batch is {size} bytes, not about 6 MB + 1.4 MB");
     let reasons: BTreeSet<RejectReason> = hostile.poison.values().copied().collect();
     assert_eq!(reasons.len(), 9, "every dead-letter reason is in the batch: {reasons:?}");
     let state = state(&pg.store);

@@ -531,6 +531,17 @@ async fn migrating_twice_changes_nothing_and_keeps_the_data() {
         db.store.ping().await.unwrap();
         assert_eq!(db.count("SELECT count(*) FROM flight_events").await, 1, "{}", db.name());
         assert_eq!(db.count("SELECT count(*) FROM _sqlx_migrations").await, applied, "{}", db.name());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(db.name());
+        let files = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql")))
+            .count();
+        assert_eq!(
+            db.count("SELECT count(*) FROM _sqlx_migrations").await,
+            files as i64,
+            "{}: one row per migration",
+            db.name()
+        );
     }
 }
 

@@ -182,19 +182,18 @@ async fn a_tombstone_event_time_header_orders_the_removal_on_the_producer_clock(
 async fn a_tombstone_header_that_cannot_be_read_or_is_out_of_range_is_dead_lettered(db: Db) {
     let store = db.store.clone();
     let state = state(&store, TimeLimits::default());
-    let flight = "DL5-2026-11-25-ATL";
-    ingest_at(&state, &event([Ev::new("dl-1", "DL5", "scheduled", "2026-11-25T08:00:00Z").record(0, 1, 0)]), now())
-        .await
-        .unwrap();
+    let first = Ev::new("dl-1", "DL5", "scheduled", "2026-11-25T08:00:00Z");
+    let flight = first.flight_id();
+    ingest_at(&state, &event([first.record(0, 1, 0)]), now()).await.unwrap();
     let t = ms("2026-11-25T14:00:00Z");
     let records = [
-        tombstone(flight, 0, 2, t).with_header("event_time", "yesterday"),
-        tombstone(flight, 0, 3, t).with_header("event_time", vec![0xff, 0xfe]),
-        tombstone(flight, 0, 4, t).with_header("event_time", "2027-01-01T00:00:00Z"),
+        tombstone(&flight, 0, 2, t).with_header("event_time", "yesterday"),
+        tombstone(&flight, 0, 3, t).with_header("event_time", vec![0xff, 0xfe]),
+        tombstone(&flight, 0, 4, t).with_header("event_time", "2027-01-01T00:00:00Z"),
     ];
     let s = ingest_at(&state, &event(records), now()).await.unwrap();
     assert_eq!(counts(&s), (3, 0, 0, 3, 0));
-    assert_eq!(status_of(&store, flight).await.as_deref(), Some("scheduled"), "no fallback to the Kafka timestamp");
+    assert_eq!(status_of(&store, &flight).await.as_deref(), Some("scheduled"), "no fallback to the Kafka timestamp");
     let got: Vec<(i64, RejectReason, Option<String>)> =
         letters(&store).await.into_iter().map(|l| (l.offset, l.reason, l.field)).collect();
     let field = Some("headers.event_time".to_owned());

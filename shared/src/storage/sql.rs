@@ -65,7 +65,8 @@ where
 pub(crate) fn positions_where(not_removed: &str, statuses: PositionStatuses) -> String {
     let mut sql = format!(" WHERE status IN ('airborne', 'departed') AND {not_removed} AND position IS NOT NULL");
     if statuses == PositionStatuses::Airborne {
-        sql.push_str(" AND status = 'airborne'");
+        // Not `status = 'airborne'`: SQLite would take that equality to the status index and sort.
+        sql.push_str(" AND status <> 'departed'");
     }
     sql
 }
