@@ -362,14 +362,17 @@ async fn stored_events_that_do_not_move_current_state_are_counted_as_superseded(
         let lost = removal(FLIGHT, "tombstone:flight-data-0@7", at(1, 11, 0));
         assert_eq!(db.write_outcome(&[lost]).await, full(1, 0, 1, &[]), "{name}");
         assert!(!db.state(FLIGHT).await.unwrap().removed, "{name}");
-        // Inside one batch the older snapshots of a flight are superseded by its newest, which moves state.
+        // Inside one batch, in Kafka order: b1 is the newest when it comes, b2 newer still; neither is superseded.
         let batch = [
             event("b1", at(1, 13, 0), FlightStatus::Airborne),
             event("b2", at(1, 14, 0), FlightStatus::Landed),
             event_for("9", "other", at(1, 8, 0), FlightStatus::Scheduled),
         ];
-        assert_eq!(db.write_outcome(&batch).await, full(3, 0, 1, &[]), "{name}");
-        assert_eq!(db.state(FLIGHT).await.unwrap().event_id, "b2", "{name}");
+        assert_eq!(db.write_outcome(&batch).await, full(3, 0, 0, &[]), "{name}");
+        // A snapshot that comes after a newer one of the same batch is superseded.
+        let late = [event("c2", at(1, 16, 0), FlightStatus::Landed), event("c1", at(1, 15, 0), FlightStatus::Airborne)];
+        assert_eq!(db.write_outcome(&late).await, full(2, 0, 1, &[]), "{name}");
+        assert_eq!(db.state(FLIGHT).await.unwrap().event_id, "c2", "{name}");
         // Duplicates are not stored, so never superseded.
         assert_eq!(db.write_outcome(&batch).await, full(0, 3, 0, &[]), "{name}");
     }

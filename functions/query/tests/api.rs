@@ -486,7 +486,7 @@ async fn cors_headers_go_to_configured_origins_and_preflights_are_answered() {
         let state = state(&db.store);
         let a = call(&state, rest("GET", "/flights", &[], &[("Origin", BOARD_ORIGIN)])).await;
         assert_eq!(a.header("access-control-allow-origin"), Some(BOARD_ORIGIN));
-        assert_eq!(a.header("access-control-expose-headers"), Some("ETag"));
+        assert_eq!(a.header("access-control-expose-headers"), Some("ETag, Retry-After"));
         assert_eq!(a.header("vary"), Some("Origin"));
         let err = call(&state, rest("GET", "/flights", &[("limit", "0")], &[("Origin", BOARD_ORIGIN)])).await;
         assert_eq!(err.header("access-control-allow-origin"), Some(BOARD_ORIGIN), "errors are readable too");
