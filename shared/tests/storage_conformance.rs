@@ -424,6 +424,44 @@ async fn history_partitions_are_created_for_every_month_a_batch_touches() {
     }
 }
 
+/// Most snapshots of a flight in the air change only its position and times, none of them indexed, so
+/// PostgreSQL can update the row in place (HOT) without touching any index. A column named anywhere in an
+/// index, its predicate included, takes that away from every such update.
+#[tokio::test]
+async fn position_updates_of_a_flight_in_the_air_are_hot_updates_in_postgresql() {
+    let Some(db) = postgres().await else { return };
+    let moved = |i: u32| {
+        let mut s = event(&format!("p{i}"), at(1, 15, i), FlightStatus::Airborne);
+        if let Snapshot::Event(e) = &mut s {
+            e.position = Some(Position {
+                lat: 41.0 + f64::from(i) / 10.0,
+                lon: -80.0 - f64::from(i) / 10.0,
+                altitude_ft: Some(35_000.0),
+                ground_speed_kt: Some(450.0),
+                heading_deg: Some(250.0),
+            });
+            e.gate = Some("C71".into());
+        }
+        s
+    };
+    assert_eq!(db.write(&[moved(0)]).await, outcome(1, 0));
+    const UPDATES: i64 = 10;
+    for i in 1..=UPDATES as u32 {
+        assert_eq!(db.write(&[moved(i)]).await, outcome(1, 0));
+    }
+    // Statistics reach pg_stat_user_tables when the writing backend goes idle (within about 10 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let stats = "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'flights'";
+    while db.count(stats).await < UPDATES {
+        assert!(std::time::Instant::now() < deadline, "no update statistics for flights after 30 s");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let hot = db.count("SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'flights'").await;
+    assert_eq!((db.count(stats).await, hot), (UPDATES, UPDATES), "every position update is HOT");
+    let flight = db.store.get_flight(&FlightId::parse(FLIGHT).unwrap()).await.unwrap().expect("the flight");
+    assert_eq!(flight.position.map(|p| p.lat), Some(42.0), "the last position is served");
+}
+
 #[tokio::test]
 async fn retention_drops_old_history_and_keeps_current_state() {
     for db in engines().await {
@@ -550,8 +588,8 @@ async fn migrating_twice_changes_nothing_and_keeps_the_data() {
 
 #[tokio::test]
 async fn an_unreachable_postgresql_is_unavailable_and_worth_retrying() {
-    let port = contrail_testkit::free_port();
-    let mut config = DbConfig::from_url(format!("postgres://contrail@127.0.0.1:{port}/contrail"));
+    let closed = contrail_testkit::ClosedPort::new();
+    let mut config = DbConfig::from_url(format!("postgres://contrail@127.0.0.1:{}/contrail", closed.port));
     config.connect_timeout = std::time::Duration::from_millis(500);
     // Connecting is lazy: building the store succeeds, the first use reports the outage.
     let store = Store::connect(&config).await.unwrap();

@@ -58,10 +58,11 @@ where
     }
 }
 
-/// The positions query's row set. Its first three terms are, word for word, the predicate of the partial
-/// index `flights_positions_idx` (migrations `*_positions.sql`): SQLite uses a partial index only when the
-/// query repeats its terms, and PostgreSQL then needs no proof either. `not_removed` is the engine's test
-/// of the flag (`NOT removed`, `removed = 0`).
+/// The positions query's row set. Its first three terms are, word for word, the predicate of SQLite's
+/// partial index `flights_positions_idx` (SQLite uses a partial index only when the query repeats its
+/// terms); PostgreSQL's index leaves out `position IS NOT NULL` (migration `*_positions_hot.sql`: a column
+/// in an index predicate would make every position update non-HOT), which the query's terms still imply.
+/// `not_removed` is the engine's test of the flag (`NOT removed`, `removed = 0`).
 pub(crate) fn positions_where(not_removed: &str, statuses: PositionStatuses) -> String {
     let mut sql = format!(" WHERE status IN ('airborne', 'departed') AND {not_removed} AND position IS NOT NULL");
     if statuses == PositionStatuses::Airborne {
