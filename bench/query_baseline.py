@@ -3,8 +3,8 @@ the same query per request. Measured by the query benchmark in the same run, on 
 to the same core.
 
 Usage: python query_baseline.py DATABASE_URL EVENTS_FILE WARMUP
-EVENTS_FILE holds {"get": [event...], "list": [event...]} (API Gateway REST proxy events). Prints one JSON
-object: per scenario, the handler latencies in nanoseconds.
+EVENTS_FILE holds {scenario name: [event...]} (API Gateway REST proxy events: flight lookups, flight pages,
+position pages). Prints one JSON object: per scenario, the handler latencies in nanoseconds.
 """
 
 import base64
@@ -78,6 +78,38 @@ def handler(event, context=None):
         if len(rows) > limit:
             last = items[-1]
             cursor = base64.urlsafe_b64encode(f"{last['scheduled_departure']}|{last['flight_id']}".encode()).decode()
+        return respond(200, {"items": items, "next_cursor": cursor})
+    if path == "/positions":
+        limit = int(params.get("limit", "50"))
+        sql = (
+            "SELECT flight_id, carrier, number, origin, destination, position, event_time FROM flights "
+            "WHERE status IN ('airborne', 'departed') AND NOT removed AND position IS NOT NULL "
+            "AND status <> 'departed'"
+        )
+        args = []
+        if "bbox" in params:
+            min_lon, min_lat, max_lon, max_lat = (float(x) for x in params["bbox"].split(","))
+            sql += (
+                " AND (position->>'lat')::float8 BETWEEN %s AND %s"
+                " AND (position->>'lon')::float8 BETWEEN %s AND %s"
+            )
+            args += [min_lat, max_lat, min_lon, max_lon]
+        sql += " ORDER BY flight_id LIMIT %s"
+        args.append(limit + 1)
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            rows = cur.fetchall()
+        items = []
+        for flight_id, carrier, number, origin, destination, position, event_time in rows[:limit]:
+            items.append({
+                "flight_id": flight_id, "carrier": carrier, "number": number, "origin": origin,
+                "destination": destination, "lat": position["lat"], "lon": position["lon"],
+                "heading_deg": position.get("heading_deg"), "altitude_ft": position.get("altitude_ft"),
+                "ground_speed_kt": position.get("ground_speed_kt"), "event_time": iso(event_time),
+            })
+        cursor = None
+        if len(rows) > limit:
+            cursor = base64.urlsafe_b64encode(items[-1]["flight_id"].encode()).decode()
         return respond(200, {"items": items, "next_cursor": cursor})
     return respond(404, {"error": {"code": "not_found", "message": "no such route"}})
 

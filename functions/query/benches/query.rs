@@ -1,9 +1,9 @@
 //! Query API benchmark (run it with `bench/query.sh`).
 //!
 //! Loads 336,000 flights (14 days x 24,000, three events each: about a million history rows) into a
-//! throwaway PostgreSQL (`TEST_DATABASE_URL` or a cluster started here), then measures in process, on one
-//! core, `GET /flights/{id}` and a filtered page of 50 (`date` + `origin`): p50/p99 latency and
-//! requests/s. In the same run it measures the conventional alternative, a Python handler with psycopg
+//! throwaway PostgreSQL (`TEST_DATABASE_URL` or a cluster started here), exactly 5,000 of them airborne, then
+//! measures in process, on one core, `GET /flights/{id}`, a filtered page of 50 (`date` + `origin`) and pages of
+//! 500 of `GET /positions` (all of them, and within a box): p50/p99 latency and requests/s. In the same run it measures the conventional alternative, a Python handler with psycopg
 //! running the same query per request (`bench/query_baseline.py`), on the same database and core, and
 //! reports the ratio. PostgreSQL runs on the other core when the machine has two.
 
@@ -21,6 +21,8 @@ use contrail_shared::storage::Store;
 
 const DAYS: u32 = 14;
 const FLIGHTS_PER_DAY: u32 = 24_000;
+/// Flights in the air when the benchmark runs: the live map's load.
+const AIRBORNE: i64 = 5_000;
 const WARMUP: usize = 500;
 const MEASURED: usize = 5_000;
 
@@ -139,14 +141,37 @@ async fn bare_queries(url: &str, events: &[Value]) -> Result<Figures, String> {
         event_time FROM flights WHERE NOT removed";
     let lookup = format!("{COLUMNS} AND flight_id = $1");
     let page = format!("{COLUMNS} AND origin = $1 AND date = $2 ORDER BY scheduled_departure, flight_id LIMIT 51");
+    const IN_THE_AIR: &str = "SELECT flight_id, carrier, number, origin, destination, position, event_time \
+        FROM flights WHERE status IN ('airborne', 'departed') AND NOT removed AND position IS NOT NULL \
+        AND status <> 'departed'";
+    let positions = format!("{IN_THE_AIR} ORDER BY flight_id LIMIT 501");
+    let boxed = format!(
+        "{IN_THE_AIR} AND (position->>'lat')::float8 BETWEEN $1 AND $2 \
+         AND (position->>'lon')::float8 BETWEEN $3 AND $4 ORDER BY flight_id LIMIT 501"
+    );
     let mut conn = sqlx::PgConnection::connect(url).await.map_err(|e| e.to_string())?;
     let mut latencies = Vec::with_capacity(MEASURED);
     let mut wall = StdDuration::ZERO;
     for (i, event) in events.iter().enumerate() {
         let qs = &event["queryStringParameters"];
         let t0 = Instant::now();
-        let rows = match event["path"].as_str().and_then(|p| p.strip_prefix("/flights/")) {
+        let path = event["path"].as_str().unwrap_or_default();
+        let rows = match path.strip_prefix("/flights/") {
             Some(id) => sqlx::query(sqlx::AssertSqlSafe(lookup.as_str())).bind(id).fetch_all(&mut conn).await,
+            None if path == "/positions" => match qs["bbox"].as_str() {
+                None => sqlx::query(sqlx::AssertSqlSafe(positions.as_str())).fetch_all(&mut conn).await,
+                Some(bbox) => {
+                    let b: Vec<f64> = bbox.split(',').filter_map(|x| x.parse().ok()).collect();
+                    let [min_lon, min_lat, max_lon, max_lat] = b[..] else { return Err("bad bbox".into()) };
+                    sqlx::query(sqlx::AssertSqlSafe(boxed.as_str()))
+                        .bind(min_lat)
+                        .bind(max_lat)
+                        .bind(min_lon)
+                        .bind(max_lon)
+                        .fetch_all(&mut conn)
+                        .await
+                }
+            },
             None => {
                 let date = qs["date"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()).ok_or("no date")?;
                 sqlx::query(sqlx::AssertSqlSafe(page.as_str()))
@@ -219,7 +244,21 @@ fn scenarios(ids: &[(String, NaiveDate, &'static str)]) -> Vec<(String, Vec<Valu
             event("/flights", "/flights", qs)
         })
         .collect();
-    vec![("GET /flights/{id}".into(), get), ("GET /flights?date&origin (50)".into(), list)]
+    let positions: Vec<Value> = (0..n).map(|_| event("/positions", "/positions", json!({"limit": "500"}))).collect();
+    // Boxes of 15 x 10 degrees over the airborne flights (latitudes 25..49, longitudes -120..-75).
+    let boxed: Vec<Value> = (0..n)
+        .map(|_| {
+            let (lon, lat) = (-125 + pick(40) as i64, 20 + pick(25) as i64);
+            let bbox = format!("{lon},{lat},{},{}", lon + 15, lat + 10);
+            event("/positions", "/positions", json!({"bbox": bbox, "limit": "500"}))
+        })
+        .collect();
+    vec![
+        ("GET /flights/{id}".into(), get),
+        ("GET /flights?date&origin (50)".into(), list),
+        ("GET /positions (500)".into(), positions),
+        ("GET /positions?bbox (500)".into(), boxed),
+    ]
 }
 
 fn event(path: &str, resource: &str, qs: Value) -> Value {
@@ -321,12 +360,52 @@ async fn load(url: &str) -> Result<Vec<(String, NaiveDate, &'static str)>, Strin
         .map_err(|e| e.to_string())?;
     copy.send(flights).await.map_err(|e| e.to_string())?;
     copy.finish().await.map_err(|e| e.to_string())?;
+    airborne_exactly(&mut conn, now.date_naive()).await?;
     sqlx::query("VACUUM ANALYZE flights").execute(&mut conn).await.map_err(|e| e.to_string())?;
     // Vacuumed and checkpointed now, so neither autovacuum nor a checkpoint lands in a measured phase (the
     // Rust handler runs first and would pay for it).
     sqlx::query("VACUUM ANALYZE flight_events").execute(&mut conn).await.map_err(|e| e.to_string())?;
     sqlx::query("CHECKPOINT").execute(&mut conn).await.map_err(|e| e.to_string())?;
     Ok(ids)
+}
+
+async fn airborne_count(conn: &mut sqlx::PgConnection) -> Result<i64, String> {
+    sqlx::query_scalar("SELECT count(*) FROM flights WHERE status = 'airborne'")
+        .fetch_one(conn)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Makes exactly [`AIRBORNE`] flights airborne, whatever the generator's clock left in the air: lands the
+/// surplus (highest ids first) or takes off flights of `today` that had arrived, each with a position.
+async fn airborne_exactly(conn: &mut sqlx::PgConnection, today: NaiveDate) -> Result<(), String> {
+    let now = airborne_count(&mut *conn).await?;
+    if now > AIRBORNE {
+        sqlx::query(
+            "UPDATE flights SET status = 'arrived', position = NULL WHERE flight_id IN \
+             (SELECT flight_id FROM flights WHERE status = 'airborne' ORDER BY flight_id DESC LIMIT $1)",
+        )
+        .bind(now - AIRBORNE)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    } else if now < AIRBORNE {
+        sqlx::query(
+            "UPDATE flights SET status = 'airborne', actual_arrival = NULL, arrival_delay_minutes = NULL, \
+             position = jsonb_build_object('lat', 25 + (hashtext(flight_id) & 2047) / 100.0, \
+             'lon', -120 + ((hashtext(flight_id) >> 11) & 4095) / 100.0, 'altitude_ft', 35000, \
+             'ground_speed_kt', 460, 'heading_deg', (hashtext(flight_id) >> 3) & 255) WHERE flight_id IN \
+             (SELECT flight_id FROM flights WHERE status = 'arrived' AND date = $2 ORDER BY flight_id LIMIT $1)",
+        )
+        .bind(AIRBORNE - now)
+        .bind(today)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    let after = airborne_count(&mut *conn).await?;
+    eprintln!("airborne: {now} generated, {after} after adjusting");
+    if after == AIRBORNE { Ok(()) } else { Err(format!("{after} airborne flights, wanted {AIRBORNE}")) }
 }
 
 fn origin_of(k: u32) -> usize {
