@@ -93,9 +93,9 @@ fn kafka_consumer_commits_after_ingest_and_resumes_without_loss_or_duplication()
 #[test]
 fn an_unreachable_broker_is_a_one_line_error() {
     let dir = workdir();
-    let port = contrail_testkit::free_port();
+    let closed = contrail_testkit::ClosedPort::new();
     let file = write_lines(dir.path(), "x.jsonl", &fixture().lines[..1]);
-    let out = run(dir.path(), &["replay", file.to_str().unwrap(), "--kafka", &format!("127.0.0.1:{port}")]);
+    let out = run(dir.path(), &["replay", file.to_str().unwrap(), "--kafka", &format!("127.0.0.1:{}", closed.port)]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.trim().starts_with("error: Kafka broker unreachable at"), "{err}");

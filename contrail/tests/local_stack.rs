@@ -159,7 +159,9 @@ fn config_js_gives_the_dev_token_only_to_the_boards_own_pages_and_never_with_cor
     let dir = workdir();
     let stack = Stack::start(dir.path(), &["--no-simulate"]);
     let token = stack.dev_token.clone().unwrap();
-    let other_port = format!("http://localhost:{}/", contrail_testkit::free_port());
+    // A port the stack cannot be on: it is held, and the stack holds its own.
+    let elsewhere = contrail_testkit::ClosedPort::new();
+    let other_port = format!("http://localhost:{}/", elsewhere.port);
     let not_the_board: [&[(&str, &str)]; 7] = [
         // No proof at all (curl, or a browser that sends neither header).
         &[],
@@ -289,8 +291,9 @@ fn a_taken_port_is_a_one_line_error() {
 #[test]
 fn an_unreachable_database_is_a_one_line_error() {
     let dir = workdir();
-    let port = contrail_testkit::free_port();
-    let out = run(dir.path(), &["migrate", "--database-url", &format!("postgres://nobody@127.0.0.1:{port}/none")]);
+    let closed = contrail_testkit::ClosedPort::new();
+    let url = format!("postgres://nobody@127.0.0.1:{}/none", closed.port);
+    let out = run(dir.path(), &["migrate", "--database-url", &url]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert_eq!(err.trim().lines().count(), 1, "{err}");

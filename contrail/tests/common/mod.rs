@@ -60,6 +60,13 @@ pub fn token(dir: &Path, extra: &[&str]) -> String {
     stdout(&out).trim().to_owned()
 }
 
+/// What the banner of `contrail up` tells a test.
+enum Banner {
+    Base(String),
+    Token(String),
+    End,
+}
+
 /// A running `contrail up`; killed when dropped.
 pub struct Stack {
     pub child: Child,
@@ -69,12 +76,11 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts `contrail up` on a free port with extra arguments and waits until `/health` answers 200.
+    /// Starts `contrail up` on a port the kernel picks and waits until `/health` answers 200. The address
+    /// comes from the child's own banner, so the server asked is the one this test started.
     pub fn start(dir: &Path, extra: &[&str]) -> Stack {
-        let port = contrail_testkit::free_port();
-        let listen = format!("127.0.0.1:{port}");
         let mut child = contrail(dir)
-            .args(["up", "--listen", &listen])
+            .args(["up", "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -94,19 +100,35 @@ impl Stack {
         });
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut tx = Some(tx);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(t) = line.trim().strip_prefix("dev token ")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(t.trim().to_owned());
-                }
+                let line = line.trim();
+                let banner = if let Some(url) = line.strip_prefix("contrail is up: ") {
+                    Banner::Base(url.trim_end_matches('/').to_owned())
+                } else if let Some(t) = line.strip_prefix("dev token ") {
+                    Banner::Token(t.trim().to_owned())
+                } else if line.starts_with("Ctrl-C stops") {
+                    Banner::End
+                } else {
+                    continue;
+                };
+                let _ = tx.send(banner);
             }
         });
-        let base = format!("http://{listen}");
-        let mut stack = Stack { child, base, dev_token: None, stderr: err_buf };
-        stack.dev_token = rx.recv_timeout(Duration::from_secs(60)).ok();
+        let mut base = None;
+        let mut dev_token = None;
         let deadline = Instant::now() + Duration::from_secs(60);
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            match line {
+                Banner::Base(url) => base = Some(url),
+                Banner::Token(t) => dev_token = Some(t),
+                Banner::End => break,
+            }
+        }
+        let mut stack = Stack { child, base: base.unwrap_or_default(), dev_token, stderr: err_buf };
+        if stack.base.is_empty() {
+            let _ = stack.child.kill();
+            panic!("contrail up printed no address: {}", stack.stderr_text());
+        }
         loop {
             if let Ok(Some(status)) = stack.child.try_wait() {
                 panic!("contrail up exited with {status}: {}", stack.stderr_text());
@@ -164,32 +186,20 @@ pub fn blocking_get(url: &str, token: Option<&str>) -> Result<(u16, String), Str
     request("GET", url, token, &[])
 }
 
-/// Any request: (status, body).
+/// Any request: (status, body), or the headers instead of the body for OPTIONS and HEAD.
 pub fn request(
     method: &str,
     url: &str,
     token: Option<&str>,
     headers: &[(&str, &str)],
 ) -> Result<(u16, String), String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().map_err(|e| e.to_string())?;
-        let mut req = client.request(method.parse().map_err(|_| "bad method".to_owned())?, url);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let resp = req.send().await.map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let mut hdrs = String::new();
-        for (k, v) in resp.headers() {
-            hdrs.push_str(&format!("{k}: {}\n", v.to_str().unwrap_or("")));
-        }
-        let body = resp.text().await.map_err(|e| e.to_string())?;
-        Ok((status, if method == "OPTIONS" || method == "HEAD" { hdrs } else { body }))
-    })
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut all = headers.to_vec();
+    if let Some(b) = &bearer {
+        all.push(("Authorization", b.as_str()));
+    }
+    let (status, hdrs, body) = exchange(method, url, &all)?;
+    Ok((status, if method == "OPTIONS" || method == "HEAD" { hdrs } else { body }))
 }
 
 /// Polls until `check` returns `Some`, or panics after `secs`.

@@ -175,8 +175,8 @@ async fn cached_keys_keep_working_while_the_jwks_endpoint_is_down() {
 
 #[tokio::test]
 async fn with_no_keys_cached_an_unreachable_jwks_fails_the_invocation_and_says_why() {
-    let port = contrail_testkit::free_port();
-    let state = State::new(jwks_config(&format!("http://127.0.0.1:{port}/jwks.json"))).unwrap();
+    let closed = contrail_testkit::ClosedPort::new();
+    let state = State::new(jwks_config(&format!("http://127.0.0.1:{}/jwks.json", closed.port))).unwrap();
     let key = TestKey::p256("ec-1");
     let token = key.sign("ES256", &claims("flights:read"));
     match verdict(&state, &token).await {

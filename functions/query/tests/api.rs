@@ -541,9 +541,9 @@ async fn health_and_readiness_are_ok_when_the_database_answers() {
 
 #[tokio::test]
 async fn an_unreachable_database_is_a_503_database_unavailable_never_a_500() {
-    let port = contrail_testkit::free_port();
+    let closed = contrail_testkit::ClosedPort::new();
     let mut config =
-        contrail_shared::config::DbConfig::from_url(format!("postgres://contrail@127.0.0.1:{port}/nowhere"));
+        contrail_shared::config::DbConfig::from_url(format!("postgres://contrail@127.0.0.1:{}/nowhere", closed.port));
     config.connect_timeout = std::time::Duration::from_millis(500);
     let store = contrail_shared::storage::Store::connect(&config).await.expect("a lazy pool connects later");
     let state = state(&store);

@@ -205,10 +205,9 @@ async fn every_documented_parameter_is_accepted_and_responses_match_the_spec() {
 #[tokio::test]
 async fn an_unavailable_database_answer_matches_the_spec() {
     let spec = spec();
-    let mut config = contrail_shared::config::DbConfig::from_url(format!(
-        "postgres://contrail@127.0.0.1:{}/nowhere",
-        contrail_testkit::free_port()
-    ));
+    let closed = contrail_testkit::ClosedPort::new();
+    let mut config =
+        contrail_shared::config::DbConfig::from_url(format!("postgres://contrail@127.0.0.1:{}/nowhere", closed.port));
     config.connect_timeout = std::time::Duration::from_millis(300);
     let store = contrail_shared::storage::Store::connect(&config).await.unwrap();
     let state = state(&store);
