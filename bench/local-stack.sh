@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+source scripts/lib/contrail-up.sh
 seconds=${BENCH_SECONDS:-10}
 ingest_seconds=${BENCH_INGEST_SECONDS:-15}
 concurrency=${BENCH_CONCURRENCY:-8}
@@ -32,27 +33,15 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-wait_healthy() {
-  for _ in $(seq 1 300); do
-    curl -fsS "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "contrail up did not become healthy" >&2
-  return 1
-}
-
 # Runs the simulator flat out for $ingest_seconds and prints the closing "fed ..." line as JSON.
 ingest_rate() {
   local name=$1 dir=$2; shift 2
-  local port; port=$(free_port)
-  (cd "$dir" && exec "$bin" up --listen "127.0.0.1:$port" --rate 1000000 --batch-size 1000 --batch-window 200 "$@" \
-    >"$dir/up-$name.out" 2>"$dir/up-$name.err") &
-  local pid=$!
-  wait_healthy "$port"
+  start_contrail_up "$dir/up-$name.log" "$dir" "$bin" --rate 1000000 --batch-size 1000 --batch-window 200 "$@"
+  local pid=$CONTRAIL_UP_PID
   sleep "$ingest_seconds"
   kill -INT "$pid"
   wait "$pid" || true
-  local line; line=$(grep '^fed ' "$dir/up-$name.err" | tail -1)
+  local line; line=$(grep '^fed ' "$dir/up-$name.log" | tail -1)
   python3 - "$name" "$line" <<'PY'
 import json, re, sys
 name, line = sys.argv[1], sys.argv[2]
@@ -89,11 +78,9 @@ else
 fi
 
 echo "== HTTP through contrail up (authorizer + query handler), concurrency $concurrency, ${seconds}s each" >&2
-port=$(free_port)
-(cd "$work/sqlite" && exec "$bin" up --no-simulate --listen "127.0.0.1:$port" >"$work/serve.out" 2>"$work/serve.err") &
-pids+=($!)
-wait_healthy "$port"
-base="http://127.0.0.1:$port"
+start_contrail_up "$work/serve.log" "$work/sqlite" "$bin" --no-simulate
+pids+=("$CONTRAIL_UP_PID")
+base=$CONTRAIL_UP_URL
 token=$(cd "$work/sqlite" && "$bin" token --ttl 3600)
 first=$(curl -fsS -H "Authorization: Bearer $token" "$base/flights?limit=1")
 read -r id date origin < <(python3 -c 'import json,sys; f=json.loads(sys.argv[1])["items"][0]; print(f["flight_id"], f["date"], f["origin"])' "$first")

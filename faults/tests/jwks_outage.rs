@@ -42,13 +42,17 @@ struct Endpoint {
     behaviour: Arc<Mutex<Behaviour>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// While stopped: the port held bound but not listening, so connections are refused and no other
+    /// process can take the port before [`Endpoint::restart`] listens on this same socket.
+    held: Option<tokio::net::TcpSocket>,
 }
 
 impl Endpoint {
     async fn start(behaviour: Behaviour) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
-        let mut endpoint = Self { addr, behaviour: Arc::new(Mutex::new(behaviour)), stop: None, task: None };
+        let mut endpoint =
+            Self { addr, behaviour: Arc::new(Mutex::new(behaviour)), stop: None, task: None, held: None };
         endpoint.serve(listener);
         endpoint
     }
@@ -98,13 +102,18 @@ impl Endpoint {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket.bind(self.addr).expect("hold the endpoint's port");
+        self.held = Some(socket);
         let refused = tokio::net::TcpStream::connect(self.addr).await;
         assert!(refused.is_err(), "the endpoint still accepts connections after stopping");
     }
 
-    /// Listens again on the same port.
+    /// Listens again on the same port, on the socket that held it.
     async fn restart(&mut self) {
-        let listener = tokio::net::TcpListener::bind(self.addr).await.expect("rebind the endpoint's port");
+        let socket = self.held.take().expect("restart follows stop");
+        let listener = socket.listen(1024).expect("listen on the endpoint's port");
         self.serve(listener);
     }
 }
