@@ -36,7 +36,9 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 # Runs the simulator flat out for $ingest_seconds and prints the closing "fed ..." line as JSON.
 ingest_rate() {
   local name=$1 dir=$2; shift 2
-  start_contrail_up "$dir/up-$name.log" "$dir" "$bin" --rate 1000000 --batch-size 1000 --batch-window 200 "$@"
+  # Flat out, the simulated clock runs far ahead of the wall clock; the feed waits rather than date events
+  # beyond INGEST_MAX_FUTURE_SKEW_SECONDS, so the skew is widened here to measure ingest, not the wait.
+  INGEST_MAX_FUTURE_SKEW_SECONDS=31536000 start_contrail_up "$dir/up-$name.log" "$dir" "$bin" --rate 1000000 --batch-size 1000 --batch-window 200 "$@"
   local pid=$CONTRAIL_UP_PID
   sleep "$ingest_seconds"
   kill -INT "$pid"
@@ -45,7 +47,7 @@ ingest_rate() {
   python3 - "$name" "$line" <<'PY'
 import json, re, sys
 name, line = sys.argv[1], sys.argv[2]
-m = re.match(r"fed (\d+) records in ([\d.]+) s \((\d+) records/s\): stored (\d+), duplicates (\d+), dead-lettered (\d+)", line)
+m = re.match(r"fed (\d+) records in ([\d.]+) s \((\d+) records/s\): stored (\d+) \(superseded \d+\), duplicates (\d+), dead-lettered (\d+)", line)
 if not m:
     sys.exit(f"no ingest summary for {name}: {line!r}")
 print(json.dumps({"measure": f"simulator ingest into {name}", "records": int(m[1]), "seconds": float(m[2]),

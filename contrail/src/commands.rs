@@ -221,6 +221,11 @@ async fn simulate(
     };
     let (tx, mut rx) = mpsc::channel::<PendingRecord>(batching.batch_size * 4);
     let mut gen_shutdown = shutdown.clone();
+    // The simulated clock runs faster than the wall clock (at 50 events/s about 100 times), and ingest
+    // dead-letters events dated beyond INGEST_MAX_FUTURE_SKEW_SECONDS. So the feed runs at `rate` until
+    // its clock is a minute short of that bound, then waits for the wall clock: live from then on.
+    let lead = chrono::Duration::from_std(functions.max_future_skew().saturating_sub(Duration::from_secs(60)))
+        .unwrap_or(chrono::Duration::MAX);
     tokio::spawn(async move {
         let mut sim = Simulator::new(seed, start);
         let tick = Duration::from_millis(10);
@@ -236,7 +241,12 @@ async fn simulate(
             let now = Instant::now();
             owed = (owed + rate * now.duration_since(last).as_secs_f64()).min(rate.max(1.0));
             last = now;
+            let ahead_limit = chrono::Utc::now().checked_add_signed(lead);
             while owed >= 1.0 {
+                if ahead_limit.is_some_and(|limit| sim.clock() >= limit) {
+                    owed = 0.0;
+                    break;
+                }
                 owed -= 1.0;
                 let r = sim.next_record();
                 let record =

@@ -78,6 +78,11 @@ impl Functions {
         Ok(Self { store, ingest: Arc::new(ingest), query: Arc::new(query), authorizer: Arc::new(authorizer) })
     }
 
+    /// How far ahead of the clock the ingest handler accepts an event (`INGEST_MAX_FUTURE_SKEW_SECONDS`).
+    pub fn max_future_skew(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ingest.limits.max_future_skew_seconds)
+    }
+
     /// Applies `HISTORY_RETENTION_MONTHS` to the store as the ingest function does at a cold start.
     pub async fn apply_retention(&self) {
         self.ingest.apply_retention().await;

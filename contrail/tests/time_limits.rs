@@ -81,3 +81,28 @@ fn invoke_ingest_refuses_a_bad_limit_as_the_function_does() {
         assert!(stderr(&out).trim().starts_with("error:") && stderr(&out).contains(var), "{}", stderr(&out));
     }
 }
+
+/// The simulator's clock runs about a hundred times faster than the wall clock at its default rate, and the
+/// ingest handler dead-letters events dated beyond `INGEST_MAX_FUTURE_SKEW_SECONDS`. Flat out, the feed
+/// replays its three hours of backlog at full rate, then waits for the wall clock instead of dating events
+/// hours ahead: nothing it produces is refused for its time.
+#[test]
+fn the_simulator_flat_out_never_dates_events_beyond_the_future_skew_bound() {
+    let dir = workdir();
+    let stack = Stack::start(dir.path(), &["--rate", "20000", "--batch-window", "100"]);
+    std::thread::sleep(std::time::Duration::from_secs(8));
+    let closing = stack.stop();
+    let fed = closing.lines().find(|l| l.starts_with("fed ")).unwrap_or_else(|| panic!("no summary: {closing}"));
+    let count = |label: &str| -> u64 {
+        let at = fed.find(label).unwrap_or_else(|| panic!("no {label} in {fed}")) + label.len();
+        fed[at..].trim_start().split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse().ok()).unwrap()
+    };
+    let (stored, dead) = (count("stored"), count("dead-lettered"));
+    assert!(stored >= 2_000, "the backlog is fed at full rate: {fed}");
+    let out = run(dir.path(), &["dlq", "list", "--limit", "100000"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let letters: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let late: Vec<&Value> = letters.iter().filter(|l| l["reason"] == "event_time_out_of_range").collect();
+    assert!(late.is_empty(), "{} of {} letters dated too far ahead, e.g. {}", late.len(), dead, late[0]);
+    assert_eq!(letters.len() as u64, dead, "every letter listed: {fed}");
+}
