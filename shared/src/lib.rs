@@ -10,6 +10,7 @@
 //! - [`config`]: settings from the environment.
 //! - [`telemetry`]: tracing setup and CloudWatch Embedded Metric Format lines.
 //! - [`time_bounds`]: the window of plausible event times (future skew, retention horizon).
+//! - [`uri`]: percent-encoding as AWS addresses and signs requests.
 
 pub mod auth;
 pub mod codec;
@@ -20,3 +21,4 @@ pub mod rds_iam;
 pub mod storage;
 pub mod telemetry;
 pub mod time_bounds;
+pub mod uri;

@@ -79,7 +79,7 @@ pub fn generate_token(
         .build()
         .map_err(|e| TokenError::Signing(e.to_string()))?;
 
-    let base = format!("{host}:{port}/?Action=connect&DBUser={}", uri_encode(user));
+    let base = format!("{host}:{port}/?Action=connect&DBUser={}", crate::uri::encode(user));
     let url = format!("https://{base}");
     let request = SignableRequest::new("GET", Cow::Borrowed(url.as_str()), std::iter::empty(), SignableBody::empty())
         .map_err(|e| TokenError::Signing(e.to_string()))?;
@@ -94,22 +94,9 @@ pub fn generate_token(
         token.push('&');
         token.push_str(name);
         token.push('=');
-        token.push_str(&uri_encode(value));
+        token.push_str(&crate::uri::encode(value));
     }
     Ok(token)
-}
-
-/// SigV4's URI encoding: everything but the unreserved characters is percent-encoded.
-fn uri_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Makes tokens for one database user with the process's AWS credentials. Build once per cold start.
@@ -241,8 +228,8 @@ mod tests {
 
     #[test]
     fn user_names_are_percent_encoded_like_botocore_does() {
-        assert_eq!(uri_encode("app_user-1.x~"), "app_user-1.x~");
-        assert_eq!(uri_encode("a+b/c=d e"), "a%2Bb%2Fc%3Dd%20e");
+        assert_eq!(crate::uri::encode("app_user-1.x~"), "app_user-1.x~");
+        assert_eq!(crate::uri::encode("a+b/c=d e"), "a%2Bb%2Fc%3Dd%20e");
     }
 
     #[test]

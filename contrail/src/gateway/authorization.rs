@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use contrail_shared::auth::rules::wildcard_match;
 use serde_json::{Map, Value};
 
 use crate::functions::AuthDecision;
@@ -71,8 +72,8 @@ pub fn verdict(decision: &AuthDecision, method_arn: &str) -> Verdict {
             };
             let mut allowed = false;
             for s in statements {
-                let covers = strings(field(s, "Resource")).iter().any(|r| glob(r, method_arn))
-                    && strings(field(s, "Action")).iter().any(|a| glob(a, "execute-api:Invoke"));
+                let covers = strings(field(s, "Resource")).iter().any(|r| wildcard_match(r, method_arn))
+                    && strings(field(s, "Action")).iter().any(|a| wildcard_match(a, "execute-api:Invoke"));
                 match field(s, "Effect").and_then(Value::as_str) {
                     Some(e) if e.eq_ignore_ascii_case("deny") && covers => {
                         return Verdict::Forbidden { explicit: true };
@@ -115,29 +116,6 @@ fn strings(v: Option<&Value>) -> Vec<&str> {
     }
 }
 
-/// IAM-style wildcard match: `*` any run of characters, `?` exactly one.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -175,15 +153,6 @@ mod tests {
         assert_eq!(verdict(&d, ARN), Verdict::Forbidden { explicit: false });
         assert_eq!(verdict(&policy("Deny", json!("*")), ARN), Verdict::Forbidden { explicit: true });
         assert_eq!(verdict(&AuthDecision::Unauthorized, ARN), Verdict::Unauthorized);
-    }
-
-    #[test]
-    fn wildcards_follow_iam_rules() {
-        assert!(glob("a*c", "abbbc"));
-        assert!(glob("a?c", "abc"));
-        assert!(!glob("a?c", "abbc"));
-        assert!(glob("*", ""));
-        assert!(!glob("arn:*/GET/*", "arn:x/POST/y"));
     }
 
     #[test]

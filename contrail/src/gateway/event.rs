@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use contrail_query::route::Route;
+use contrail_shared::uri;
 use http::{HeaderMap, Method};
 use serde_json::{Map, Value, json};
 
@@ -12,25 +14,16 @@ pub const STAGE: &str = "local";
 pub const ACCOUNT_ID: &str = "000000000000";
 pub const REGION: &str = "us-east-1";
 
-/// The resources of the API (as in `api/openapi.yaml`): a path to its resource template and path
-/// parameters. Anything else is the catch-all proxy resource, as a `/{proxy+}` route would see it.
+/// The resources of the API, from the query function's own route table: a path to its resource
+/// template and decoded path parameters. Anything else is the catch-all proxy resource, as a
+/// `/{proxy+}` route would see it.
 pub fn resource_for(path: &str) -> (String, BTreeMap<String, String>) {
-    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
-    let one = |name: &str, value: &str| BTreeMap::from([(name.to_owned(), percent_decode(value))]);
-    match segments.as_slice() {
-        ["health"] => ("/health".into(), BTreeMap::new()),
-        ["health", "ready"] => ("/health/ready".into(), BTreeMap::new()),
-        ["flights"] => ("/flights".into(), BTreeMap::new()),
-        ["stats"] => ("/stats".into(), BTreeMap::new()),
-        ["positions"] => ("/positions".into(), BTreeMap::new()),
-        ["flights", id] if !id.is_empty() => ("/flights/{flight_id}".into(), one("flight_id", id)),
-        ["flights", id, "events"] if !id.is_empty() => ("/flights/{flight_id}/events".into(), one("flight_id", id)),
-        ["airports", code, "departures"] if !code.is_empty() => {
-            ("/airports/{code}/departures".into(), one("code", code))
-        }
-        ["airports", code, "arrivals"] if !code.is_empty() => ("/airports/{code}/arrivals".into(), one("code", code)),
-        _ => ("/{proxy+}".into(), one("proxy", path.strip_prefix('/').unwrap_or(path))),
-    }
+    let (resource, parameter) = match Route::parse(path) {
+        Some(route) => (route.template(), route.path_parameter()),
+        None => ("/{proxy+}", Some(("proxy", path.strip_prefix('/').unwrap_or(path)))),
+    };
+    let parameters = parameter.map(|(name, value)| (name.to_owned(), uri::decode(value))).into_iter().collect();
+    (resource.to_owned(), parameters)
 }
 
 /// The method ARN the authorizer is asked about.
@@ -130,29 +123,9 @@ pub fn parse_query(raw: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+            (uri::decode(&k.replace('+', " ")), uri::decode(&v.replace('+', " ")))
         })
         .collect()
-}
-
-/// Decodes `%XX` escapes; invalid escapes stay as written, invalid UTF-8 becomes U+FFFD.
-pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

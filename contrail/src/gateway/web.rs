@@ -9,11 +9,6 @@ pub fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
     ASSETS.iter().find(|(p, _)| *p == path).map(|(p, bytes)| (content_type(p), *bytes))
 }
 
-/// Whether the board is embedded at all (a build without `web/` serves the API only).
-pub fn has_board() -> bool {
-    asset("/").is_some()
-}
-
 /// The page's configuration script: same-origin API, the token `up` minted.
 pub fn config_js(dev_token: Option<&str>) -> String {
     let config = serde_json::json!({ "apiBaseUrl": "", "devToken": dev_token });

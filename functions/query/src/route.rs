@@ -36,6 +36,15 @@ impl<'a> Route<'a> {
         })
     }
 
+    /// The path parameter the route captures, named as in the API description (still percent-encoded).
+    pub fn path_parameter(&self) -> Option<(&'static str, &'a str)> {
+        match *self {
+            Self::Flight(id) | Self::FlightEvents(id) => Some(("flight_id", id)),
+            Self::Board(code, _) => Some(("code", code)),
+            Self::Health | Self::Ready | Self::Flights | Self::Stats | Self::Positions => None,
+        }
+    }
+
     /// The route as written in the API description: the label of logs and metrics.
     pub fn template(&self) -> &'static str {
         match self {

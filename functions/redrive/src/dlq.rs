@@ -29,10 +29,6 @@ impl DeadLetterQueue {
         Self { client, url: url.into() }
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Receives up to `max` messages in batches of ten, replays each, deletes those that replayed.
     /// A dry run deletes nothing; every message not deleted is made visible again before returning.
     pub async fn drain(&self, store: &Store, max: u32, dry_run: bool) -> Result<RedriveReport, RedriveError> {

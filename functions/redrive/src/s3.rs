@@ -25,10 +25,6 @@ impl FailureBucket {
         Self { client, bucket: bucket.into() }
     }
 
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     /// Replays up to `max` objects under `prefix` (outside `replayed/`), in key order.
     pub async fn redrive(
         &self,
@@ -128,15 +124,7 @@ impl FailureBucket {
 
 /// `bucket/key` with the key percent-encoded, as `CopyObject` requires.
 fn copy_source(bucket: &str, key: &str) -> String {
-    let mut out = format!("{bucket}/");
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    format!("{bucket}/{}", contrail_shared::uri::encode_path(key))
 }
 
 #[cfg(test)]

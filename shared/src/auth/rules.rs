@@ -142,11 +142,6 @@ impl MethodArn {
         &self.raw[..self.prefix_len]
     }
 
-    /// `arn:…:API_ID/STAGE/*/*`: every method and route of the stage.
-    pub fn stage_wildcard(&self) -> String {
-        format!("{}/*/*", self.stage_prefix())
-    }
-
     pub fn as_str(&self) -> &str {
         &self.raw
     }
@@ -168,16 +163,18 @@ impl Policy {
     }
 }
 
-/// IAM resource matching with `*` (any run of characters); `?` is never generated, so it is literal here.
+/// IAM resource matching, as API Gateway evaluates a policy: `*` any run of characters (`/` included),
+/// `?` exactly one.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti) = (0, 0);
+    // The last `*` seen and the text position it was tried at: on a mismatch it takes one more character.
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && p[pi] == b'*' {
+        if pi < p.len() && p[pi] == '*' {
             star = Some((pi, ti));
             pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
             pi += 1;
             ti += 1;
         } else if let Some((sp, st)) = star {
@@ -188,7 +185,7 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == b'*')
+    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -205,7 +202,6 @@ mod tests {
     fn method_arns_split_into_stage_prefix_and_route() {
         let arn = MethodArn::parse(ARN).unwrap();
         assert_eq!(arn.stage_prefix(), "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod");
-        assert_eq!(arn.stage_wildcard(), "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*");
         assert!(MethodArn::parse("arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/").is_some());
         for bad in
             ["", "arn:aws:s3:::bucket/key", "arn:aws:execute-api:r:a:abc123/prod", "arn:aws:execute-api:r:a:x/*/GET/"]
@@ -274,6 +270,10 @@ mod tests {
         assert!(wildcard_match("GET/*", "GET/"));
         assert!(wildcard_match("*", ""));
         assert!(!wildcard_match("GET/flights", "GET/flights/x"));
+        assert!(wildcard_match("a*c", "abbbc"));
+        assert!(wildcard_match("a?c", "abc") && wildcard_match("a?c", "aéc"));
+        assert!(!wildcard_match("a?c", "abbc"));
+        assert!(!wildcard_match("arn:*/GET/*", "arn:x/POST/y"));
         assert!(!wildcard_match("GET/*/history", "GET/x/history/y"));
     }
 }

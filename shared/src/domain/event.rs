@@ -77,7 +77,10 @@ pub struct Position {
 ///
 /// Times are UTC truncated to microseconds, the precision both databases keep, so ordering in
 /// memory and in SQL agree.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialize only: the one way in is the codec's validating parse (`codec`), never a derived
+/// `Deserialize` that would skip its checks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlightEvent {
     pub schema_version: u32,
     pub event_id: String,
