@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use contrail_shared::auth::{MintRequest, Secret, SigningKey, mint};
+use contrail_shared::auth::{AuthConfig, MintRequest, SigningKey, mint};
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::{Cli, Command, DlqCommand, InvokeArgs, RedriveArgs, ReplayArgs, TokenArgs, UpArgs};
@@ -29,7 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::load(db.database_url)?;
             let functions = open_migrated(&settings).await?;
             drop(functions);
-            println!("database schema is up to date ({})", crate::settings::redact_url(&settings.database_url));
+            println!("database schema is up to date ({})", settings.database());
             Ok(())
         }
         Command::Dlq { command: DlqCommand::List { limit, db } } => dlq_list(db.database_url, limit).await,
@@ -79,24 +79,26 @@ async fn wait_for_signal() {
 }
 
 /// The signing key for local tokens; an error when tokens come from an identity provider.
-fn signing_key(settings: &Settings) -> anyhow::Result<SigningKey> {
-    match &settings.jwt_hs256_secret {
-        Some(s) => Ok(SigningKey::Hs256(Secret::new(s.clone().into_bytes())?)),
+fn signing_key(config: &AuthConfig) -> anyhow::Result<SigningKey> {
+    match &config.keys.hs256_secret {
+        Some(secret) => Ok(SigningKey::Hs256(secret.clone())),
         None => bail!("JWKS_URL is set and JWT_HS256_SECRET is not: get tokens from your identity provider"),
     }
 }
 
+/// A token the local authorizer accepts: signed with its HS256 secret, for its issuer and audience.
 fn mint_token(settings: &Settings, sub: &str, scope: &str, ttl: Duration) -> anyhow::Result<String> {
+    let config = settings.auth_config()?;
     let request = MintRequest {
         sub: sub.to_owned(),
         scope: scope.to_owned(),
         ttl,
-        issuer: settings.jwt_issuer.clone(),
-        audience: settings.jwt_audience.clone(),
+        issuer: config.issuer.clone(),
+        audience: config.audience.clone(),
         kid: None,
         client_id: Some("contrail-local".to_owned()),
     };
-    Ok(mint(&signing_key(settings)?, &request)?)
+    Ok(mint(&signing_key(&config)?, &request)?)
 }
 
 fn token(args: TokenArgs) -> anyhow::Result<()> {
@@ -188,7 +190,7 @@ fn print_banner(addr: &str, token: Option<&str>, settings: &Settings, args: &UpA
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "contrail is up: {url}/");
-    let _ = writeln!(out, "  database  {}", crate::settings::redact_url(&settings.database_url));
+    let _ = writeln!(out, "  database  {}", settings.database());
     let _ = writeln!(out, "  feeding   {source}");
     match token {
         Some(t) => {

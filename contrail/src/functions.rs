@@ -5,17 +5,16 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
+use contrail_authorizer::AuthorizerError;
 use contrail_ingest::msk::MskEvent;
 use contrail_redrive::{Invocation, Source};
-use contrail_shared::auth::{AuthConfig, KeySources, ScopeRules, Secret};
-use contrail_shared::config::{ConfigError, DbConfig, var};
-use contrail_shared::deadletter::DeadLetterSink;
+use contrail_shared::config::DbConfig;
 use contrail_shared::storage::Store;
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 
-use crate::settings::{Settings, redact_url};
+use crate::settings::Settings;
 
 /// What one ingest invocation reported, summed over batches by `replay`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,27 +54,32 @@ pub struct Functions {
     ingest: Arc<contrail_ingest::State>,
     query: Arc<contrail_query::State>,
     authorizer: Arc<contrail_authorizer::State>,
+    redrive: Arc<contrail_redrive::State>,
 }
 
 impl Functions {
-    /// Opens the database (checking it answers) and builds every handler's state.
+    /// Opens the database (checking it answers) and builds every handler's state with the handler's own
+    /// reader over the local environment: a variable a function documents means the same here.
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         contrail_shared::telemetry::disable_metrics();
-        let store = open_store(&settings.database_url).await?;
-        // Built as the function builds it: the same reader of INGEST_MAX_FUTURE_SKEW_SECONDS and
-        // HISTORY_RETENTION_MONTHS, with the same defaults (retention is applied after migrating, see
-        // `apply_retention`).
-        let limits = contrail_ingest::limits_from_env()?;
-        let ingest =
-            contrail_ingest::State::new(store.clone(), DeadLetterSink::Store(store.clone())).with_limits(limits);
-        let query = contrail_query::State::new(
-            store.clone(),
-            settings.cursor_secret.clone().into_bytes(),
-            &settings.allowed_origins.join(","),
-        )
-        .without_metrics();
-        let authorizer = contrail_authorizer::State::new(auth_config(settings)?)?;
-        Ok(Self { store, ingest: Arc::new(ingest), query: Arc::new(query), authorizer: Arc::new(authorizer) })
+        let env = &settings.env;
+        let store = open_store(&settings.db, &settings.database()).await?;
+        let ingest = contrail_ingest::Config::from_vars(env).context("configuring ingest")?;
+        let query = contrail_query::Config::from_vars(env).context("configuring query")?;
+        let redrive = contrail_redrive::Config::from_vars(env).context("configuring redrive")?;
+        let authorizer =
+            contrail_authorizer::State::new(settings.auth_config()?).context("configuring the authorizer")?;
+        // Retention (HISTORY_RETENTION_MONTHS) is applied after migrating, see `apply_retention`.
+        let ingest = contrail_ingest::State::configure(store.clone(), &ingest).await;
+        let query = contrail_query::State::configure(store.clone(), &query);
+        let redrive = contrail_redrive::State::configure(store.clone(), &redrive).await;
+        Ok(Self {
+            store,
+            ingest: Arc::new(ingest),
+            query: Arc::new(query),
+            authorizer: Arc::new(authorizer),
+            redrive: Arc::new(redrive),
+        })
     }
 
     /// How far ahead of the clock the ingest handler accepts an event (`INGEST_MAX_FUTURE_SKEW_SECONDS`).
@@ -120,8 +124,8 @@ impl Functions {
                     context: value.get("context").and_then(Value::as_object).cloned().unwrap_or_default(),
                 }
             }
-            Err(e) if e.to_string() == "Unauthorized" => AuthDecision::Unauthorized,
-            Err(e) => AuthDecision::Failed(e.to_string()),
+            Err(AuthorizerError::Unauthorized) => AuthDecision::Unauthorized,
+            Err(e @ AuthorizerError::KeysUnavailable) => AuthDecision::Failed(e.to_string()),
         }
     }
 
@@ -145,22 +149,20 @@ impl Functions {
                 let request: ApiGatewayCustomAuthorizerRequest =
                     serde_json::from_str(event).context("the event is not a TOKEN authorizer request")?;
                 let event = LambdaEvent::new(request, Context::default());
-                let response =
-                    contrail_authorizer::handle(&self.authorizer, event).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                let response = contrail_authorizer::handle(&self.authorizer, event).await?;
                 Ok(serde_json::to_value(response)?)
             }
             Function::Redrive => {
                 let request: Value = serde_json::from_str(event).context("the event is not JSON")?;
                 // Locally the dead-letter queue is the store's table, unless a real queue is configured.
-                if var("DLQ_URL").is_none()
+                if self.redrive.dlq.is_none()
                     && let Ok(Invocation::OnDemand(r)) = contrail_redrive::request::classify(request.clone())
                     && r.source == Source::Dlq
                 {
                     let report = contrail_redrive::redrive_local(&self.store, r.dry_run, r.limit()).await?;
                     return Ok(serde_json::to_value(report)?);
                 }
-                let state = contrail_redrive::State::new(self.store.clone(), DeadLetterSink::Store(self.store.clone()));
-                Ok(contrail_redrive::handle(&state, request).await?)
+                Ok(contrail_redrive::handle(&self.redrive, request).await?)
             }
         }
     }
@@ -187,17 +189,11 @@ pub fn proxy_response(response: Response<Body>) -> Value {
     })
 }
 
-/// Opens the store and proves it answers, with a one-line error when it does not.
-pub async fn open_store(url: &str) -> anyhow::Result<Store> {
-    let mut config = DbConfig::from_url(url);
-    config.max_connections = var("DB_MAX_CONNECTIONS").and_then(|v| v.parse().ok()).unwrap_or(8);
-    let store = Store::connect(&config)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", redact_url(url)))?;
-    store
-        .ping()
-        .await
-        .map_err(|e| anyhow::anyhow!("database {} is unreachable: {}", redact_url(url), root_cause(&e)))?;
+/// Opens the store and proves it answers, with a one-line error naming `what` (the database without
+/// secrets) when it does not.
+pub async fn open_store(config: &DbConfig, what: &str) -> anyhow::Result<Store> {
+    let store = Store::connect(config).await.map_err(|e| anyhow::anyhow!("cannot open the database {what}: {e}"))?;
+    store.ping().await.map_err(|e| anyhow::anyhow!("database {what} is unreachable: {}", root_cause(&e)))?;
     Ok(store)
 }
 
@@ -207,27 +203,4 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
-}
-
-/// The authorizer's configuration: the local issuer, audience and keys, plus the optional variables
-/// the function reads in AWS.
-pub fn auth_config(settings: &Settings) -> anyhow::Result<AuthConfig> {
-    let keys = KeySources {
-        jwks_url: settings.jwks_url.as_deref().map(contrail_shared::auth::config::parse_jwks_url).transpose()?,
-        jwks_inline: None,
-        hs256_secret: settings.jwt_hs256_secret.as_ref().map(|s| Secret::new(s.clone().into_bytes())).transpose()?,
-    };
-    let mut config = AuthConfig::new(&settings.jwt_issuer, &settings.jwt_audience, keys);
-    if let Some(v) = var("JWT_LEEWAY_SECONDS") {
-        let secs = v.parse().map_err(|_| ConfigError::new("JWT_LEEWAY_SECONDS", "not a number"))?;
-        config.leeway = std::time::Duration::from_secs(secs);
-    }
-    if let Some(v) = var("JWT_ALGORITHMS") {
-        config.algorithms = Some(contrail_shared::auth::config::parse_algorithms(&v)?);
-    }
-    if let Some(v) = var("JWT_REQUIRED_SCOPES") {
-        config.scope_rules = ScopeRules::parse(&v).map_err(|m| ConfigError::new("JWT_REQUIRED_SCOPES", m))?;
-    }
-    config.validate()?;
-    Ok(config)
 }

@@ -1,17 +1,21 @@
-//! The local stack's configuration: the environment variables the functions read in AWS win; what is
-//! unset falls back to local defaults kept under `.contrail/` in the working directory (the SQLite file
-//! and two secrets generated once, readable by the owner only).
+//! The local stack's configuration: each handler reads the environment variables it reads in AWS,
+//! through its own reader; what is unset falls back to local defaults kept under `.contrail/` in the
+//! working directory (the SQLite file and two secrets generated once, readable by the owner only).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use contrail_shared::config::var;
+use contrail_shared::auth::AuthConfig;
+use contrail_shared::config::{DbConfig, DbTarget, Env};
 
 /// The directory, relative to the working directory, that holds local state.
 pub const STATE_DIR: &str = ".contrail";
 /// The database used when neither `--database-url` nor `DATABASE_URL` names one.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://.contrail/contrail.db";
+/// Connections of the local pool unless `DB_MAX_CONNECTIONS` says otherwise: one process serves every
+/// function here, where a Lambda instance serves one invocation at a time.
+pub const DEFAULT_MAX_CONNECTIONS: &str = "8";
 /// The `iss` claim `contrail token` writes and the local authorizer requires by default.
 pub const DEFAULT_ISSUER: &str = "contrail-local";
 /// The `aud` claim `contrail token` writes and the local authorizer requires by default.
@@ -22,74 +26,62 @@ pub const DEFAULT_ALLOWED_ORIGINS: &str = "*";
 /// The Kafka topic the pipeline reads.
 pub const DEFAULT_TOPIC: &str = "flight-data";
 
-/// Everything the four handlers need, resolved once per command.
-#[derive(Clone)]
+/// The environment with the local defaults under it, and the database it names; resolved once per command.
+#[derive(Debug, Clone)]
 pub struct Settings {
-    pub database_url: String,
-    pub jwt_issuer: String,
-    pub jwt_audience: String,
-    /// The HS256 secret; `None` when `JWKS_URL` is set and tokens come from an identity provider.
-    pub jwt_hs256_secret: Option<String>,
-    pub jwks_url: Option<String>,
-    pub cursor_secret: String,
-    pub allowed_origins: Vec<String>,
-}
-
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("database_url", &redact_url(&self.database_url))
-            .field("jwt_issuer", &self.jwt_issuer)
-            .field("jwt_audience", &self.jwt_audience)
-            .field("jwks_url", &self.jwks_url)
-            .field("allowed_origins", &self.allowed_origins)
-            .finish_non_exhaustive()
-    }
+    /// What every handler reads its configuration from.
+    pub env: Env,
+    pub db: DbConfig,
 }
 
 impl Settings {
-    /// Resolves the configuration: `--database-url` (or `DATABASE_URL`), then the environment, then
-    /// the local defaults (creating `.contrail/` and its secrets on first use).
+    /// Resolves the configuration: `--database-url` over the environment, the environment over the local
+    /// defaults (creating `.contrail/` and its secrets on first use).
     pub fn load(database_url: Option<String>) -> anyhow::Result<Self> {
         let dir = Path::new(STATE_DIR);
-        let database_url = database_url.or_else(|| var("DATABASE_URL")).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        if database_url.starts_with("sqlite:") {
+        let mut env = Env::process()
+            .with_default("DATABASE_URL", DEFAULT_DATABASE_URL)
+            .with_default("DB_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)
+            .with_default("JWT_ISSUER", DEFAULT_ISSUER)
+            .with_default("JWT_AUDIENCE", DEFAULT_AUDIENCE)
+            .with_default("ALLOWED_ORIGINS", DEFAULT_ALLOWED_ORIGINS);
+        if let Some(url) = database_url {
+            env = env.with_override("DATABASE_URL", url);
+        }
+        let db = DbConfig::from_vars(&env)?;
+        if db.is_sqlite() {
             ensure_dir(dir)?;
         }
-        let jwks_url = var("JWKS_URL");
-        let jwt_hs256_secret = match (var("JWT_HS256_SECRET"), &jwks_url) {
-            (Some(s), _) => Some(s),
-            (None, Some(_)) => None,
-            (None, None) => Some(local_secret(dir, "jwt-hs256.secret")?),
-        };
-        let cursor_secret = match var("CURSOR_SECRET") {
-            Some(s) => s,
-            None => local_secret(dir, "cursor.secret")?,
-        };
-        let allowed_origins = var("ALLOWED_ORIGINS")
-            .unwrap_or_else(|| DEFAULT_ALLOWED_ORIGINS.into())
-            .split(',')
-            .map(|o| o.trim().to_owned())
-            .filter(|o| !o.is_empty())
-            .collect();
-        Ok(Self {
-            database_url,
-            jwt_issuer: var("JWT_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.into()),
-            jwt_audience: var("JWT_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
-            jwt_hs256_secret,
-            jwks_url,
-            cursor_secret,
-            allowed_origins,
-        })
+        // Tokens from an identity provider (JWKS_URL) need no local secret.
+        if env.var("JWKS_URL").is_none() && env.var("JWT_HS256_SECRET").is_none() {
+            env = env.with_default("JWT_HS256_SECRET", local_secret(dir, "jwt-hs256.secret")?);
+        }
+        if env.var("CURSOR_SECRET").is_none() {
+            env = env.with_default("CURSOR_SECRET", local_secret(dir, "cursor.secret")?);
+        }
+        Ok(Self { env, db })
     }
 
     /// `origins` as the CORS origins unless `ALLOWED_ORIGINS` sets them: `up` passes the board's own, so
     /// that a page of another origin cannot read the API with a token it got hold of.
     pub fn or_allowed_origins(mut self, origins: Vec<String>) -> Self {
-        if var("ALLOWED_ORIGINS").is_none() {
-            self.allowed_origins = origins;
-        }
+        self.env = self.env.with_default("ALLOWED_ORIGINS", origins.join(","));
         self
+    }
+
+    /// The authorizer's configuration, read as the authorizer reads it.
+    pub fn auth_config(&self) -> anyhow::Result<AuthConfig> {
+        Ok(AuthConfig::from_vars(&self.env)?)
+    }
+
+    /// The database for messages, without secrets.
+    pub fn database(&self) -> String {
+        match &self.db.target {
+            DbTarget::Url(url) => redact_url(url),
+            DbTarget::RdsIam { host, port, database, user, .. } => {
+                format!("postgres://{user}@{host}:{port}/{database} (RDS IAM)")
+            }
+        }
     }
 }
 
@@ -140,11 +132,11 @@ fn local_secret(dir: &Path, name: &str) -> anyhow::Result<String> {
     }
 }
 
-/// Hex of `n` bytes from the operating system's random source.
+/// Hex of `n` bytes from the system's secure random generator (the one TLS and token signing use).
 pub fn random_hex(n: usize) -> anyhow::Result<String> {
-    use std::io::Read as _;
+    use aws_lc_rs::rand::SecureRandom as _;
     let mut buf = vec![0u8; n];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).context("reading /dev/urandom")?;
+    aws_lc_rs::rand::SystemRandom::new().fill(&mut buf).context("the system random generator failed")?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 

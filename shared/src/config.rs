@@ -1,7 +1,9 @@
 //! Configuration from the environment: the same variables in Lambda, in `sam local` and in the local
 //! stack. Each setting is read in one place, so the template check can list what the code reads.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// A configuration error, naming the variable.
@@ -18,27 +20,92 @@ impl ConfigError {
     }
 }
 
-/// Reads an environment variable, treating an empty value as unset.
+/// Where settings are read from: the process environment, over defaults a host supplies.
+///
+/// A function reads its settings only through this, so the local stack configures each handler with
+/// the handler's own reader and gives its local defaults as defaults: a variable set in the
+/// environment always wins, and none can be missed by a second parser.
+#[derive(Clone, Default)]
+pub struct Env {
+    defaults: BTreeMap<&'static str, String>,
+    overrides: BTreeMap<&'static str, String>,
+    /// Every name asked for, when recording: how each crate's `ENVIRONMENT` list is proved complete.
+    reads: Option<Arc<Mutex<BTreeSet<String>>>>,
+}
+
+impl Env {
+    /// The process environment, without defaults (what a function sees in Lambda).
+    pub fn process() -> Self {
+        Self::default()
+    }
+
+    /// The same source with `value` for `name` when the environment leaves it unset.
+    pub fn with_default(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.defaults.insert(name, value.into());
+        self
+    }
+
+    /// The same source with `value` for `name` whatever the environment says (a command-line flag);
+    /// an empty `value` makes the variable unset.
+    pub fn with_override(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.overrides.insert(name, value.into());
+        self
+    }
+
+    /// The same source, remembering every name asked for (see [`Env::reads`]).
+    pub fn recording(mut self) -> Self {
+        self.reads = Some(Arc::default());
+        self
+    }
+
+    /// The names asked for since [`Env::recording`], sorted; empty when not recording.
+    pub fn reads(&self) -> BTreeSet<String> {
+        self.reads.as_ref().map(|r| r.lock().unwrap_or_else(PoisonError::into_inner).clone()).unwrap_or_default()
+    }
+
+    /// A variable: its override, else the environment's value, else its default (empty counts as unset).
+    pub fn var(&self, name: &str) -> Option<String> {
+        if let Some(reads) = &self.reads {
+            reads.lock().unwrap_or_else(PoisonError::into_inner).insert(name.to_owned());
+        }
+        if let Some(v) = self.overrides.get(name) {
+            return Some(v.clone()).filter(|v| !v.trim().is_empty());
+        }
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty()).or_else(|| self.defaults.get(name).cloned())
+    }
+
+    /// A boolean variable (`true/false`, `1/0`, `yes/no`, `on/off`).
+    pub fn bool_var(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.var(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => Ok(false),
+            Some(v) => Err(ConfigError::new(name, format!("expected true or false, got {v:?}"))),
+        }
+    }
+
+    /// A number variable.
+    pub fn parse_var<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
+        match self.var(name) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| ConfigError::new(name, format!("not a valid number: {v:?}"))),
+        }
+    }
+}
+
+/// Names only: defaults and overrides include secrets.
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("defaults", &self.defaults.keys().collect::<Vec<_>>())
+            .field("overrides", &self.overrides.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Reads a process environment variable, treating an empty value as unset.
 pub fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// Reads a boolean variable (`true/false`, `1/0`, `yes/no`).
-pub fn bool_var(name: &'static str, default: bool) -> Result<bool, ConfigError> {
-    match var(name).map(|v| v.to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
-        Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => Ok(false),
-        Some(v) => Err(ConfigError::new(name, format!("expected true or false, got {v:?}"))),
-    }
-}
-
-/// Reads a number variable.
-pub fn parse_var<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
-    match var(name) {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| ConfigError::new(name, format!("not a valid number: {v:?}"))),
-    }
+    Env::process().var(name)
 }
 
 /// How PostgreSQL connections are secured (libpq's names).
@@ -125,6 +192,24 @@ pub struct DbConfig {
 }
 
 impl DbConfig {
+    /// What [`DbConfig::from_vars`] reads.
+    pub const VARIABLES: &[&str] = &[
+        "DATABASE_URL",
+        "DB_IAM_AUTH",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "DB_USER",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "DB_SSL_MODE",
+        "DB_ALLOW_INSECURE_TLS",
+        "DB_CA_BUNDLE",
+        "DB_MAX_CONNECTIONS",
+        "DB_CONNECT_TIMEOUT_MS",
+        "DB_MIGRATE_ON_START",
+    ];
+
     /// A configuration for a URL with local-tool defaults.
     pub fn from_url(url: impl Into<String>) -> Self {
         Self {
@@ -141,16 +226,26 @@ impl DbConfig {
     /// `DB_SSL_MODE`, `DB_CA_BUNDLE`, `DB_MAX_CONNECTIONS`, `DB_CONNECT_TIMEOUT_MS`, `DB_MIGRATE_ON_START`.
     /// With IAM auth, a `DB_SSL_MODE` other than `verify-full` is refused unless `DB_ALLOW_INSECURE_TLS=true`.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let iam = bool_var("DB_IAM_AUTH", false)?;
-        let target = match (var("DATABASE_URL"), iam) {
+        Self::from_vars(&Env::process())
+    }
+
+    /// [`DbConfig::from_env`] over another source.
+    pub fn from_vars(env: &Env) -> Result<Self, ConfigError> {
+        let iam = env.bool_var("DB_IAM_AUTH", false)?;
+        let target = match (env.var("DATABASE_URL"), iam) {
             (Some(url), false) => DbTarget::Url(url),
             (_, true) => DbTarget::RdsIam {
-                host: var("DB_HOST").ok_or_else(|| ConfigError::new("DB_HOST", "required with DB_IAM_AUTH=true"))?,
-                port: parse_var("DB_PORT", 5432)?,
-                database: var("DB_NAME")
+                host: env
+                    .var("DB_HOST")
+                    .ok_or_else(|| ConfigError::new("DB_HOST", "required with DB_IAM_AUTH=true"))?,
+                port: env.parse_var("DB_PORT", 5432)?,
+                database: env
+                    .var("DB_NAME")
                     .ok_or_else(|| ConfigError::new("DB_NAME", "required with DB_IAM_AUTH=true"))?,
-                user: var("DB_USER").ok_or_else(|| ConfigError::new("DB_USER", "required with DB_IAM_AUTH=true"))?,
-                region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+                user: env
+                    .var("DB_USER")
+                    .ok_or_else(|| ConfigError::new("DB_USER", "required with DB_IAM_AUTH=true"))?,
+                region: env.var("AWS_REGION").or_else(|| env.var("AWS_DEFAULT_REGION")),
             },
             (None, false) => {
                 return Err(ConfigError::new(
@@ -159,7 +254,7 @@ impl DbConfig {
                 ));
             }
         };
-        let ssl_mode = match var("DB_SSL_MODE") {
+        let ssl_mode = match env.var("DB_SSL_MODE") {
             Some(m) => Some(SslMode::parse(&m).ok_or_else(|| {
                 ConfigError::new(
                     "DB_SSL_MODE",
@@ -171,15 +266,15 @@ impl DbConfig {
             None => None,
         };
         if iam {
-            check_iam_tls(ssl_mode, bool_var("DB_ALLOW_INSECURE_TLS", false)?)?;
+            check_iam_tls(ssl_mode, env.bool_var("DB_ALLOW_INSECURE_TLS", false)?)?;
         }
         Ok(Self {
             target,
             ssl_mode,
-            ca_bundle: var("DB_CA_BUNDLE").map(PathBuf::from),
-            max_connections: parse_var("DB_MAX_CONNECTIONS", 1u32)?.max(1),
-            connect_timeout: Duration::from_millis(parse_var("DB_CONNECT_TIMEOUT_MS", 5_000u64)?),
-            migrate_on_start: bool_var("DB_MIGRATE_ON_START", false)?,
+            ca_bundle: env.var("DB_CA_BUNDLE").map(PathBuf::from),
+            max_connections: env.parse_var("DB_MAX_CONNECTIONS", 1u32)?.max(1),
+            connect_timeout: Duration::from_millis(env.parse_var("DB_CONNECT_TIMEOUT_MS", 5_000u64)?),
+            migrate_on_start: env.bool_var("DB_MIGRATE_ON_START", false)?,
         })
     }
 

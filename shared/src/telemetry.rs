@@ -7,18 +7,43 @@ use std::io::Write as _;
 use serde_json::{Map, Value, json};
 use tracing_subscriber::EnvFilter;
 
+use crate::config::Env;
+
 /// The CloudWatch namespace of every Contrail metric.
 pub const METRICS_NAMESPACE: &str = "Contrail";
 
-/// Installs the global subscriber once per process. Level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`
-/// (default `info`); JSON when `AWS_LAMBDA_LOG_FORMAT=JSON` or inside Lambda, text otherwise.
+/// How logs are written, from the variables Lambda and a terminal set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// The `EnvFilter` directive.
+    pub level: String,
+    /// JSON lines (Lambda's JSON log format) rather than text.
+    pub json: bool,
+}
+
+impl LogSettings {
+    /// What [`LogSettings::from_vars`] reads.
+    pub const VARIABLES: &[&str] =
+        &["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_LOG_FORMAT"];
+
+    /// Level from `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` (default `info`); JSON when
+    /// `AWS_LAMBDA_LOG_FORMAT=JSON` or inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set).
+    pub fn from_vars(env: &Env) -> Self {
+        let level = env
+            .var("RUST_LOG")
+            .or_else(|| env.var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_ascii_lowercase()))
+            .unwrap_or_else(|| "info".to_owned());
+        let in_lambda = env.var("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let json = env.var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) || in_lambda;
+        Self { level, json }
+    }
+}
+
+/// Installs the global subscriber once per process, as [`LogSettings::from_vars`] says from the
+/// process environment.
 pub fn init_tracing() {
-    let level = crate::config::var("RUST_LOG")
-        .or_else(|| crate::config::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_ascii_lowercase()))
-        .unwrap_or_else(|| "info".to_owned());
+    let LogSettings { level, json } = LogSettings::from_vars(&Env::process());
     let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let in_lambda = crate::config::var("AWS_LAMBDA_FUNCTION_NAME").is_some();
-    let json = crate::config::var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) || in_lambda;
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // try_init: a second call (tests, the local stack hosting several handlers) keeps the first subscriber.
     let _ = if json {
@@ -32,8 +57,14 @@ static METRICS_ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::Atomi
 
 /// Turns EMF lines off for the whole process: the local stack has no CloudWatch agent, and its stdout
 /// carries command output (`contrail invoke` prints the handler's response there).
+/// Tests and benchmarks that read stdout themselves switch them off the same way.
 pub fn disable_metrics() {
     METRICS_ENABLED.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether EMF lines are written; callers skip building a document nobody will see.
+pub fn metrics_enabled() -> bool {
+    METRICS_ENABLED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A unit CloudWatch understands.
@@ -113,7 +144,7 @@ impl Metrics {
 
     /// Writes the document as one line on stdout, where the Lambda agent picks EMF up.
     pub fn emit(&self) {
-        if !METRICS_ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
+        if !metrics_enabled() {
             return;
         }
         let line = self.render(chrono::Utc::now().timestamp_millis()).to_string();

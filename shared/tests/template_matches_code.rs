@@ -3,14 +3,16 @@
 //! reads, the database functions get the network, the IAM grant and the CA bundle they need, only the
 //! code that sends dead letters may send to the queue, and the dashboard plots metrics the code emits.
 //!
-//! Environment reads are found in the source: a call `var("X")`, `bool_var("X", ..)`, `parse_var("X", ..)`
-//! or `std::env::var("X")` in a function crate counts for that function; one in a library crate it
-//! depends on (shared, or another function crate) counts when the function names the item that makes
-//! the read (`DbConfig` for the database settings, `AuthConfig` for the token settings, ...).
+//! The environment a function reads is data: each function crate's `environment()`, the union of the
+//! `VARIABLES` lists of the readers it uses. The template is held to that list, and each list is held
+//! to what its readers ask for, recorded by `Env::recording` while they read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use contrail_shared::auth::AuthConfig;
+use contrail_shared::config::{DbConfig, Env};
+use contrail_shared::telemetry::LogSettings;
 use serde_norway::Value;
 
 /// Set by Lambda itself (reserved) or by the template's `LoggingConfig`; a function cannot set them.
@@ -58,19 +60,25 @@ fn every_function_is_built_from_a_workspace_binary_with_cargo_lambda() {
     }
 }
 
+/// The variables a function's code reads, from the function crate itself.
+fn environment_of(binary: &str) -> Vec<&'static str> {
+    match binary {
+        "ingest" => contrail_ingest::environment(),
+        "query" => contrail_query::environment(),
+        "authorizer" => contrail_authorizer::environment(),
+        "redrive" => contrail_redrive::environment(),
+        other => panic!("no function crate builds {other}"),
+    }
+}
+
 #[test]
 fn every_function_sets_exactly_the_environment_its_code_reads() {
     let template = Template::load();
-    let workspace = Workspace::load();
     let mut problems = Vec::new();
     for function in &template.functions {
-        let krate = workspace.crate_with_binary(&function.binary).expect("binary checked by its own test");
-        let reads = workspace.env_reads_of(krate);
-        let wanted: BTreeSet<&str> = reads
-            .iter()
-            .map(String::as_str)
-            .filter(|v| !SET_BY_LAMBDA.contains(v) && !LOCAL_ONLY.contains(v))
-            .collect();
+        let reads = environment_of(&function.binary);
+        let wanted: BTreeSet<&str> =
+            reads.iter().copied().filter(|v| !SET_BY_LAMBDA.contains(v) && !LOCAL_ONLY.contains(v)).collect();
         let set = template.environment_of(function);
         let set: BTreeSet<&str> = set.iter().map(String::as_str).collect();
         for missing in wanted.difference(&set) {
@@ -82,7 +90,7 @@ fn every_function_sets_exactly_the_environment_its_code_reads() {
         for reserved in set.iter().filter(|v| SET_BY_LAMBDA.contains(v) || LOCAL_ONLY.contains(v)) {
             problems.push(format!("{}: {reserved} must not be set by the template", function.logical_id));
         }
-        if reads.iter().any(|v| v == "AWS_LAMBDA_LOG_LEVEL" || v == "AWS_LAMBDA_LOG_FORMAT") {
+        if reads.iter().any(|v| *v == "AWS_LAMBDA_LOG_LEVEL" || *v == "AWS_LAMBDA_LOG_FORMAT") {
             let logging = template.logging_config_of(function);
             if logging.get("LogFormat").map(String::as_str) != Some("JSON") {
                 problems.push(format!("{}: LoggingConfig.LogFormat must be JSON", function.logical_id));
@@ -95,23 +103,57 @@ fn every_function_sets_exactly_the_environment_its_code_reads() {
     assert!(problems.is_empty(), "template.yaml and the code disagree:\n  {}", problems.join("\n  "));
 }
 
+/// Takes every branch of the readers: IAM auth (host, user, TLS), a queue, Lambda's own variables,
+/// and the fallbacks read only when the first choice is unset (an empty override counts as unset).
+fn every_branch() -> Env {
+    [
+        ("DB_IAM_AUTH", "true"),
+        ("DB_HOST", "db.example"),
+        ("DB_NAME", "contrail"),
+        ("DB_USER", "contrail"),
+        ("DB_SSL_MODE", "verify-full"),
+        ("AWS_REGION", ""),
+        ("RUST_LOG", ""),
+        ("DLQ_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq"),
+        ("FAILURE_BUCKET", "failures"),
+        ("AWS_LAMBDA_FUNCTION_NAME", "contrail"),
+        ("CURSOR_SECRET", "a-cursor-secret-of-at-least-32-bytes"),
+        ("JWT_ISSUER", "https://issuer.example/"),
+        ("JWT_AUDIENCE", "contrail-api"),
+        ("JWT_HS256_SECRET", "an-hs256-secret-of-at-least-32-bytes"),
+    ]
+    .into_iter()
+    .fold(Env::process(), |env, (name, value)| env.with_override(name, value))
+    .recording()
+}
+
 #[test]
-fn the_environment_check_sees_reads_made_through_shared_configuration() {
-    // Guards the scanner itself: the database settings are read in shared's `DbConfig`, so a function that
-    // uses it must be found reading them, and the authorizer (no database) must not.
-    let template = Template::load();
-    let workspace = Workspace::load();
-    let reads_of = |binary: &str| {
-        let function = template.functions.iter().find(|f| f.binary == binary).expect("function");
-        workspace.env_reads_of(workspace.crate_with_binary(&function.binary).expect("crate"))
-    };
-    for binary in ["ingest", "query", "redrive"] {
-        let reads = reads_of(binary);
-        for var in ["DB_HOST", "DB_IAM_AUTH", "DB_CA_BUNDLE", "DB_SSL_MODE"] {
-            assert!(reads.contains(var), "{binary} should be found reading {var}: {reads:?}");
-        }
+fn each_function_lists_exactly_the_variables_its_readers_ask_for() {
+    type Readers = fn(&Env);
+    let functions: [(&str, Readers); 4] = [
+        ("ingest", |env| {
+            DbConfig::from_vars(env).expect("db");
+            contrail_ingest::Config::from_vars(env).expect("ingest");
+        }),
+        ("query", |env| {
+            DbConfig::from_vars(env).expect("db");
+            contrail_query::Config::from_vars(env).expect("query");
+        }),
+        ("authorizer", |env| {
+            AuthConfig::from_vars(env).expect("auth");
+        }),
+        ("redrive", |env| {
+            DbConfig::from_vars(env).expect("db");
+            contrail_redrive::Config::from_vars(env).expect("redrive");
+        }),
+    ];
+    for (binary, read) in functions {
+        let env = every_branch();
+        LogSettings::from_vars(&env);
+        read(&env);
+        let listed: BTreeSet<String> = environment_of(binary).into_iter().map(str::to_owned).collect();
+        assert_eq!(env.reads(), listed, "{binary}: what its readers ask for, against its environment()");
     }
-    assert!(!reads_of("authorizer").contains("DB_HOST"));
 }
 
 #[test]
@@ -707,8 +749,6 @@ fn quoted_after(text: &str, key: &str) -> Option<String> {
 struct Crate {
     name: String,
     binaries: BTreeMap<String, PathBuf>,
-    /// Workspace crates it depends on (not dev-dependencies, not optional ones).
-    dependencies: Vec<String>,
     /// `src/**/*.rs`, with comments and `#[cfg(test)]` modules removed.
     sources: Vec<(PathBuf, String)>,
 }
@@ -718,7 +758,6 @@ impl Crate {
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("member Cargo.toml");
         let mut name = String::new();
         let mut binaries = BTreeMap::new();
-        let mut dependencies = Vec::new();
         let mut section = String::new();
         let mut bin: (Option<String>, Option<String>) = (None, None);
         let flush = |bin: &mut (Option<String>, Option<String>), binaries: &mut BTreeMap<String, PathBuf>| {
@@ -739,10 +778,6 @@ impl Crate {
                 "[package]" if key == "name" => name = value.to_owned(),
                 "[[bin]]" if key == "name" => bin.0 = Some(value.to_owned()),
                 "[[bin]]" if key == "path" => bin.1 = Some(value.to_owned()),
-                // Optional dependencies are behind features that the Lambda build does not turn on.
-                "[dependencies]" if key.starts_with("contrail-") && !value.contains("optional = true") => {
-                    dependencies.push(key.trim_end_matches(".workspace").to_owned())
-                }
                 _ => {}
             }
         }
@@ -752,7 +787,7 @@ impl Crate {
         }
         let mut sources = Vec::new();
         collect_sources(&dir.join("src"), &mut sources);
-        Self { name, binaries, dependencies, sources }
+        Self { name, binaries, sources }
     }
 
     /// Whether a string literal in the source names the metric: exactly, or as a `format!` pattern
@@ -780,122 +815,6 @@ impl Workspace {
     fn crate_with_binary(&self, binary: &str) -> Option<&Crate> {
         self.crates.iter().find(|c| c.binaries.contains_key(binary) && c.binaries[binary].exists())
     }
-
-    fn by_name(&self, name: &str) -> Option<&Crate> {
-        self.crates.iter().find(|c| c.name == name)
-    }
-
-    /// Workspace crates `krate` depends on, directly or through one another.
-    fn libraries_of(&self, krate: &Crate) -> Vec<&Crate> {
-        let mut seen: Vec<&Crate> = Vec::new();
-        let mut queue: Vec<&str> = krate.dependencies.iter().map(String::as_str).collect();
-        while let Some(name) = queue.pop() {
-            let Some(lib) = self.by_name(name) else { continue };
-            if seen.iter().any(|c| c.name == lib.name) {
-                continue;
-            }
-            queue.extend(lib.dependencies.iter().map(String::as_str));
-            seen.push(lib);
-        }
-        seen
-    }
-
-    /// Every variable the function crate reads itself, plus those read by library items it names.
-    fn env_reads_of(&self, krate: &Crate) -> BTreeSet<String> {
-        let mut out: BTreeSet<String> =
-            krate.sources.iter().flat_map(|(_, text)| env_reads(text)).map(|read| read.name).collect();
-        let own_text: Vec<&str> = krate.sources.iter().map(|(_, t)| t.as_str()).collect();
-        let names = |item: &str| own_text.iter().any(|t| contains_word(t, item));
-        let defines = |item: &str| own_text.iter().any(|t| defines_item(t, item));
-        for lib in self.libraries_of(krate) {
-            for (_, text) in &lib.sources {
-                for read in env_reads(text) {
-                    if let Some(owner) = &read.owner
-                        && names(owner)
-                        && !defines(owner)
-                    {
-                        out.insert(read.name);
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-struct EnvRead {
-    name: String,
-    /// The type of the enclosing top-level `impl`, or the enclosing top-level function.
-    owner: Option<String>,
-}
-
-/// Finds `var("X")`, `bool_var("X"`, `parse_var("X"`, `env::var("X")` and `var_os("X")`.
-fn env_reads(text: &str) -> Vec<EnvRead> {
-    const READERS: &[&str] = &["var", "bool_var", "parse_var", "var_os"];
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    for (open, _) in text.match_indices('(') {
-        let start = text[..open].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
-        if !READERS.contains(&&text[start..open]) {
-            continue;
-        }
-        let rest = text[open + 1..].trim_start();
-        let Some(rest) = rest.strip_prefix('"') else { continue };
-        let Some(end) = rest.find('"') else { continue };
-        let name = &rest[..end];
-        let valid = name.starts_with(|c: char| c.is_ascii_uppercase())
-            && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-        if valid {
-            let line_start = bytes[..open].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            out.push(EnvRead { name: name.to_owned(), owner: enclosing_item(&text[..line_start]) });
-        }
-    }
-    out
-}
-
-/// The item that the code after `before` belongs to: the last top-level `impl` or `fn` started before it.
-fn enclosing_item(before: &str) -> Option<String> {
-    for line in before.lines().rev() {
-        if line.starts_with("impl") {
-            let head = line.split('{').next().unwrap_or(line);
-            let head = head.rsplit(" for ").next().unwrap_or(head);
-            let head = head.trim_start_matches("impl").trim();
-            let head = strip_generics(head);
-            let ty = head.rsplit("::").next().unwrap_or(&head).trim().to_owned();
-            return Some(ty);
-        }
-        let item = ["pub fn ", "fn ", "pub async fn ", "async fn ", "pub(crate) fn ", "pub(crate) async fn "]
-            .iter()
-            .find_map(|p| line.strip_prefix(p));
-        if let Some(rest) = item {
-            return Some(rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next()?.to_owned());
-        }
-    }
-    None
-}
-
-fn strip_generics(text: &str) -> String {
-    let mut depth = 0;
-    text.chars()
-        .filter(|c| {
-            match c {
-                '<' => depth += 1,
-                '>' => depth -= 1,
-                _ => return depth == 0,
-            }
-            false
-        })
-        .collect()
-}
-
-fn defines_item(text: &str, item: &str) -> bool {
-    ["struct", "enum", "fn", "type", "trait"].iter().any(|kw| {
-        text.match_indices(&format!("{kw} {item}")).any(|(i, m)| {
-            let after = text[i + m.len()..].chars().next();
-            !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-                && (i == 0 || !text[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
-        })
-    })
 }
 
 fn contains_word(text: &str, word: &str) -> bool {

@@ -12,27 +12,26 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_contrail");
 
-/// The variables the stack reads; cleared so the developer's shell cannot change a test.
-const ENV: &[&str] = &[
-    "DATABASE_URL",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_HS256_SECRET",
-    "JWKS_URL",
-    "CURSOR_SECRET",
-    "ALLOWED_ORIGINS",
-    "JWT_REQUIRED_SCOPES",
-    "INGEST_MAX_FUTURE_SKEW_SECONDS",
-    "HISTORY_RETENTION_MONTHS",
-    "JWT_ALGORITHMS",
-    "RUST_LOG",
-];
+/// Every variable the four functions read (their own lists), cleared so the developer's shell cannot
+/// change a test.
+pub fn function_variables() -> Vec<&'static str> {
+    let mut all = [
+        contrail_ingest::environment(),
+        contrail_query::environment(),
+        contrail_authorizer::environment(),
+        contrail_redrive::environment(),
+    ]
+    .concat();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
 
 /// A `contrail` command run in `dir`.
 pub fn contrail(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir).stdin(Stdio::null());
-    for v in ENV {
+    for v in function_variables() {
         cmd.env_remove(v);
     }
     cmd
@@ -79,7 +78,13 @@ impl Stack {
     /// Starts `contrail up` on a port the kernel picks and waits until `/health` answers 200. The address
     /// comes from the child's own banner, so the server asked is the one this test started.
     pub fn start(dir: &Path, extra: &[&str]) -> Stack {
+        Self::start_with_env(dir, extra, &[])
+    }
+
+    /// [`Stack::start`] with these variables set for the child.
+    pub fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Stack {
         let mut child = contrail(dir)
+            .envs(env.iter().copied())
             .args(["up", "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())

@@ -10,7 +10,8 @@ use aws_lambda_events::apigw::{
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use contrail_shared::auth::{AuthConfig, MethodArn, Policy, Rejection, Verifier};
-use contrail_shared::config::ConfigError;
+use contrail_shared::config::{ConfigError, Env};
+use contrail_shared::telemetry::LogSettings;
 use lambda_runtime::LambdaEvent;
 
 /// Built once per cold start: the verifier and its JWKS cache outlive invocations.
@@ -29,9 +30,19 @@ impl State {
         Self::new(AuthConfig::from_env()?)
     }
 
+    /// From explicit variables (the local stack's environment over its defaults).
+    pub fn from_vars(env: &Env) -> Result<Self, ConfigError> {
+        Self::new(AuthConfig::from_vars(env)?)
+    }
+
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
     }
+}
+
+/// Every variable the authorizer reads, as data: the template test holds the template to it.
+pub fn environment() -> Vec<&'static str> {
+    [LogSettings::VARIABLES, AuthConfig::VARIABLES].concat()
 }
 
 /// The errors the authorizer returns. API Gateway reads only the message: exactly `Unauthorized` is a 401;

@@ -22,7 +22,7 @@ use lambda_runtime::LambdaEvent;
 pub use decode::{DecodedBatch, OffsetRange, decode_batch, max_record_age_ms};
 pub use error::IngestError;
 pub use msk::{MskEvent, MskRecord};
-pub use state::{State, limits_from_env};
+pub use state::{Config, State, environment};
 pub use summary::IngestSummary;
 
 /// The Lambda entry point: [`ingest`] over the invocation's payload.

@@ -1,9 +1,10 @@
 //! What an ingest instance builds once per cold start and reuses for every invocation.
 
 use chrono::{DateTime, Utc};
-use contrail_shared::config::{DbConfig, parse_var, var};
-use contrail_shared::deadletter::{DeadLetterSink, SqsDeadLetters};
+use contrail_shared::config::{ConfigError, DbConfig, Env};
+use contrail_shared::deadletter::{DeadLetterSink, DlqSettings, SqsDeadLetters};
 use contrail_shared::storage::Store;
+use contrail_shared::telemetry::LogSettings;
 use contrail_shared::time_bounds::{DEFAULT_MAX_FUTURE_SKEW_SECONDS, TimeLimits, retention_cutoff};
 
 use crate::IngestError;
@@ -37,36 +38,57 @@ impl State {
         }
     }
 
-    /// Reads the environment: the database (`DATABASE_URL` or the `DB_*` IAM settings), `DLQ_URL` (SQS
-    /// through the default AWS credential chain; without it dead letters go to the store's table),
-    /// `DLQ_MAX_MESSAGE_BYTES`, `DB_MIGRATE_ON_START` and the time limits (see [`limits_from_env`]).
+    /// Reads the environment: the database (`DATABASE_URL` or the `DB_*` IAM settings, migrating when
+    /// `DB_MIGRATE_ON_START` says so) and [`Config`]; applies retention.
     pub async fn from_env() -> Result<Self, IngestError> {
-        let config = DbConfig::from_env()?;
-        let limits = limits_from_env()?;
-        let store = Store::connect(&config).await?;
-        if config.migrate_on_start {
-            store.migrate().await?;
-        }
-        let dead_letters = match var("DLQ_URL") {
-            Some(queue_url) => {
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                DeadLetterSink::Sqs(SqsDeadLetters::from_env(aws_sdk_sqs::Client::new(&sdk), queue_url)?)
-            }
-            None => DeadLetterSink::Store(store.clone()),
-        };
-        let state = Self::new(store, dead_letters).with_limits(limits);
+        let env = Env::process();
+        let store = Store::open(&DbConfig::from_vars(&env)?).await?;
+        let state = Self::configure(store, &Config::from_vars(&env)?).await;
         state.apply_retention().await;
         Ok(state)
     }
+
+    /// The state over an open store: dead letters to the queue when there is one (SQS through the default
+    /// AWS credential chain), to the store's table otherwise.
+    pub async fn configure(store: Store, config: &Config) -> Self {
+        let dead_letters = match &config.dlq {
+            Some(dlq) => {
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                DeadLetterSink::Sqs(SqsDeadLetters::configured(aws_sdk_sqs::Client::new(&sdk), dlq))
+            }
+            None => DeadLetterSink::Store(store.clone()),
+        };
+        Self::new(store, dead_letters).with_limits(config.limits)
+    }
 }
 
-/// The one reader of the time limits: `INGEST_MAX_FUTURE_SKEW_SECONDS` (default 900) and
-/// `HISTORY_RETENTION_MONTHS` (default 0, no retention and no lower bound).
-pub fn limits_from_env() -> Result<TimeLimits, IngestError> {
-    Ok(TimeLimits {
-        max_future_skew_seconds: parse_var("INGEST_MAX_FUTURE_SKEW_SECONDS", DEFAULT_MAX_FUTURE_SKEW_SECONDS)?,
-        retention_months: parse_var("HISTORY_RETENTION_MONTHS", 0)?,
-    })
+/// The ingest function's settings besides the database, read without I/O.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `INGEST_MAX_FUTURE_SKEW_SECONDS` (default 900) and `HISTORY_RETENTION_MONTHS` (default 0, no
+    /// retention and no lower bound).
+    pub limits: TimeLimits,
+    /// `DLQ_URL` and `DLQ_MAX_MESSAGE_BYTES`.
+    pub dlq: Option<DlqSettings>,
+}
+
+impl Config {
+    /// What [`Config::from_vars`] reads itself.
+    pub const VARIABLES: &[&str] = &["INGEST_MAX_FUTURE_SKEW_SECONDS", "HISTORY_RETENTION_MONTHS"];
+
+    pub fn from_vars(env: &Env) -> Result<Self, ConfigError> {
+        let limits = TimeLimits {
+            max_future_skew_seconds: env
+                .parse_var("INGEST_MAX_FUTURE_SKEW_SECONDS", DEFAULT_MAX_FUTURE_SKEW_SECONDS)?,
+            retention_months: env.parse_var("HISTORY_RETENTION_MONTHS", 0)?,
+        };
+        Ok(Self { limits, dlq: DlqSettings::from_vars(env)? })
+    }
+}
+
+/// Every variable the ingest function reads, as data: the template test holds the template to it.
+pub fn environment() -> Vec<&'static str> {
+    [LogSettings::VARIABLES, DbConfig::VARIABLES, Config::VARIABLES, DlqSettings::VARIABLES].concat()
 }
 
 /// Drops history partitions older than the retention window. A failure only delays the clean-up to

@@ -52,8 +52,8 @@ async fn run() -> Result<(), String> {
     let pinned = pin(&url).await;
     // A fresh pool after pinning: its backend inherits the database core.
     let store = Store::connect(&DbConfig::from_url(url.clone())).await.map_err(|e| e.to_string())?;
-    let state =
-        contrail_query::State::new(store, b"benchmark-cursor-secret-0123456789abcdef".to_vec(), "").without_metrics();
+    contrail_shared::telemetry::disable_metrics();
+    let state = contrail_query::State::new(store, b"benchmark-cursor-secret-0123456789abcdef".to_vec(), "");
 
     let scenarios = scenarios(&ids);
     let mut rust = Vec::new();

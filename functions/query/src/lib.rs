@@ -25,9 +25,9 @@ use std::time::Instant;
 use http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use contrail_shared::config::{ConfigError, DbConfig};
+use contrail_shared::config::{ConfigError, DbConfig, Env};
 use contrail_shared::storage::{Store, StoreError};
-use contrail_shared::telemetry::{Metrics, Unit};
+use contrail_shared::telemetry::{LogSettings, Metrics, Unit};
 
 use crate::caller::Caller;
 use crate::cors::Cors;
@@ -43,7 +43,53 @@ pub struct State {
     store: Store,
     cursors: CursorKey,
     cors: Cors,
-    emit_metrics: bool,
+}
+
+/// The query function's settings besides the database, read without I/O.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `CURSOR_SECRET`: required in Lambda (every instance must verify every cursor), at least
+    /// [`MIN_CURSOR_SECRET_BYTES`]; elsewhere a random per-process key stands in when it is unset.
+    pub cursor_secret: Option<Vec<u8>>,
+    /// `ALLOWED_ORIGINS`: `*`, a comma list of origins, or empty for no CORS.
+    pub allowed_origins: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("cursor_secret", &self.cursor_secret.as_ref().map(|_| "[redacted]"))
+            .field("allowed_origins", &self.allowed_origins)
+            .finish()
+    }
+}
+
+impl Config {
+    /// What [`Config::from_vars`] reads.
+    pub const VARIABLES: &[&str] = &["AWS_LAMBDA_FUNCTION_NAME", "CURSOR_SECRET", "ALLOWED_ORIGINS"];
+
+    pub fn from_vars(env: &Env) -> Result<Self, ConfigError> {
+        let in_lambda = env.var("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let cursor_secret = match env.var("CURSOR_SECRET") {
+            Some(secret) if secret.len() >= MIN_CURSOR_SECRET_BYTES => Some(secret.into_bytes()),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "CURSOR_SECRET",
+                    format!("must be at least {MIN_CURSOR_SECRET_BYTES} bytes"),
+                ));
+            }
+            None if in_lambda => {
+                return Err(ConfigError::new("CURSOR_SECRET", "required: cursors must verify on every instance"));
+            }
+            None => None,
+        };
+        Ok(Self { cursor_secret, allowed_origins: env.var("ALLOWED_ORIGINS").unwrap_or_default() })
+    }
+}
+
+/// Every variable the query function reads, as data: the template test holds the template to it.
+pub fn environment() -> Vec<&'static str> {
+    [LogSettings::VARIABLES, DbConfig::VARIABLES, Config::VARIABLES].concat()
 }
 
 /// Why the function cannot start.
@@ -59,43 +105,26 @@ impl State {
     /// A state over an open store. `cursor_secret` signs cursors (share it between instances that serve
     /// the same clients); `allowed_origins` is `*`, a comma list of origins, or empty for no CORS.
     pub fn new(store: Store, cursor_secret: impl Into<Vec<u8>>, allowed_origins: &str) -> Self {
-        Self { store, cursors: CursorKey::new(cursor_secret), cors: Cors::parse(allowed_origins), emit_metrics: true }
+        Self { store, cursors: CursorKey::new(cursor_secret), cors: Cors::parse(allowed_origins) }
     }
 
-    /// Turns EMF metric lines off (tests and benchmarks that read stdout themselves).
-    pub fn without_metrics(mut self) -> Self {
-        self.emit_metrics = false;
-        self
-    }
-
-    /// Reads the database settings (`DATABASE_URL` or the RDS IAM variables), `CURSOR_SECRET` (required
-    /// in Lambda, at least 32 bytes; a random per-process key elsewhere) and `ALLOWED_ORIGINS`.
+    /// Reads the database settings (`DATABASE_URL` or the RDS IAM variables) and [`Config`].
     pub async fn from_env() -> Result<Self, StateError> {
-        let db = DbConfig::from_env()?;
-        let store = Store::connect(&db).await?;
-        if db.migrate_on_start {
-            store.migrate().await?;
-        }
-        let in_lambda = contrail_shared::config::var("AWS_LAMBDA_FUNCTION_NAME").is_some();
-        let cursors = match contrail_shared::config::var("CURSOR_SECRET") {
-            Some(secret) if secret.len() >= MIN_CURSOR_SECRET_BYTES => CursorKey::new(secret.into_bytes()),
-            Some(_) => {
-                return Err(ConfigError::new(
-                    "CURSOR_SECRET",
-                    format!("must be at least {MIN_CURSOR_SECRET_BYTES} bytes"),
-                )
-                .into());
-            }
-            None if in_lambda => {
-                return Err(ConfigError::new("CURSOR_SECRET", "required: cursors must verify on every instance").into());
-            }
+        let env = Env::process();
+        let store = Store::open(&DbConfig::from_vars(&env)?).await?;
+        Ok(Self::configure(store, &Config::from_vars(&env)?))
+    }
+
+    /// The state over an open store. Without a cursor secret, cursors are signed with a random key.
+    pub fn configure(store: Store, config: &Config) -> Self {
+        let cursors = match &config.cursor_secret {
+            Some(secret) => CursorKey::new(secret.clone()),
             None => {
                 tracing::warn!("CURSOR_SECRET is not set: cursors are signed with a key valid in this process only");
                 CursorKey::random()
             }
         };
-        let cors = Cors::parse(&contrail_shared::config::var("ALLOWED_ORIGINS").unwrap_or_default());
-        Ok(Self { store, cursors, cors, emit_metrics: true })
+        Self { store, cursors, cors: Cors::parse(&config.allowed_origins) }
     }
 
     /// The store behind the API.
@@ -158,7 +187,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Infal
         client_id = caller.client_id.as_deref().unwrap_or("-"),
         "request"
     );
-    if state.emit_metrics {
+    if contrail_shared::telemetry::metrics_enabled() {
         let class = status / 100;
         let mut metrics =
             Metrics::new("query").dimension("Route", template).metric("Latency", Unit::Milliseconds, latency_ms);

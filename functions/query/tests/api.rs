@@ -509,7 +509,7 @@ async fn cors_headers_go_to_configured_origins_and_preflights_are_answered() {
         let nowhere = call(&state, rest("OPTIONS", "/nowhere", &[], &[("Origin", BOARD_ORIGIN)])).await;
         assert_eq!(nowhere.status, 404);
 
-        let any = contrail_query::State::new(db.store.clone(), SECRET, "*").without_metrics();
+        let any = contrail_query::State::new(db.store.clone(), SECRET, "*");
         let a = call(&any, rest("GET", "/health", &[], &[("Origin", "https://anyone.example")])).await;
         assert_eq!(a.header("access-control-allow-origin"), Some("*"));
         assert_eq!(a.header("vary"), None);

@@ -24,10 +24,10 @@ pub mod request;
 pub mod s3;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use contrail_shared::config::{DbConfig, bool_var, var};
-use contrail_shared::deadletter::{DeadLetterSink, SqsDeadLetters};
+use contrail_shared::config::{ConfigError, DbConfig, Env};
+use contrail_shared::deadletter::{DeadLetterSink, DlqSettings, SqsDeadLetters};
 use contrail_shared::storage::Store;
-use contrail_shared::telemetry::{Metrics, Unit};
+use contrail_shared::telemetry::{LogSettings, Metrics, Unit};
 use serde_json::Value;
 
 pub use dlq::DeadLetterQueue;
@@ -65,30 +65,61 @@ impl State {
         self
     }
 
-    /// Reads the database settings (see `DbConfig::from_env`), `DLQ_URL`, `DLQ_MAX_MESSAGE_BYTES`, `FAILURE_BUCKET` and
-    /// `S3_FORCE_PATH_STYLE`; AWS clients come from the default credential and region chain. Dead
-    /// letters go to the queue when there is one, to the store's table otherwise.
+    /// Reads the database settings (see `DbConfig::from_env`) and [`Config`].
     pub async fn from_env() -> Result<Self, RedriveError> {
-        let db = DbConfig::from_env()?;
-        let store = Store::connect(&db).await?;
-        if db.migrate_on_start {
-            store.migrate().await?;
+        let env = Env::process();
+        let store = Store::open(&DbConfig::from_vars(&env)?).await?;
+        Ok(Self::configure(store, &Config::from_vars(&env)?).await)
+    }
+
+    /// The state over an open store; AWS clients come from the default credential and region chain.
+    /// Dead letters go to the queue when there is one, to the store's table otherwise.
+    pub async fn configure(store: Store, config: &Config) -> Self {
+        let mut state = Self::new(store.clone(), DeadLetterSink::Store(store));
+        if config.dlq.is_none() && config.failure_bucket.is_none() {
+            return state;
         }
         let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-        let mut state = Self::new(store.clone(), DeadLetterSink::Store(store));
-        if let Some(url) = var("DLQ_URL") {
+        if let Some(dlq) = &config.dlq {
             let client = aws_sdk_sqs::Client::new(&aws);
-            state.dead_letters = DeadLetterSink::Sqs(SqsDeadLetters::from_env(client.clone(), url.clone())?);
-            state = state.with_dlq(DeadLetterQueue::new(client, url));
+            state.dead_letters = DeadLetterSink::Sqs(SqsDeadLetters::configured(client.clone(), dlq));
+            state = state.with_dlq(DeadLetterQueue::new(client, dlq.queue_url.clone()));
         }
-        if let Some(bucket) = var("FAILURE_BUCKET") {
-            let config = aws_sdk_s3::config::Builder::from(&aws)
-                .force_path_style(bool_var("S3_FORCE_PATH_STYLE", false)?)
-                .build();
-            state = state.with_failure_bucket(FailureBucket::new(aws_sdk_s3::Client::from_conf(config), bucket));
+        if let Some(bucket) = &config.failure_bucket {
+            let s3 = aws_sdk_s3::config::Builder::from(&aws).force_path_style(config.s3_force_path_style).build();
+            state = state.with_failure_bucket(FailureBucket::new(aws_sdk_s3::Client::from_conf(s3), bucket.clone()));
         }
-        Ok(state)
+        state
     }
+}
+
+/// The redrive function's settings besides the database, read without I/O.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `DLQ_URL` and `DLQ_MAX_MESSAGE_BYTES`: the queue drained, and where still-poison records go.
+    pub dlq: Option<DlqSettings>,
+    /// `FAILURE_BUCKET`: the event source mapping's on-failure destination.
+    pub failure_bucket: Option<String>,
+    /// `S3_FORCE_PATH_STYLE`: path-style S3 addresses (S3-compatible stores, moto).
+    pub s3_force_path_style: bool,
+}
+
+impl Config {
+    /// What [`Config::from_vars`] reads itself.
+    pub const VARIABLES: &[&str] = &["FAILURE_BUCKET", "S3_FORCE_PATH_STYLE"];
+
+    pub fn from_vars(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            dlq: DlqSettings::from_vars(env)?,
+            failure_bucket: env.var("FAILURE_BUCKET"),
+            s3_force_path_style: env.bool_var("S3_FORCE_PATH_STYLE", false)?,
+        })
+    }
+}
+
+/// Every variable the redrive function reads, as data: the template test holds the template to it.
+pub fn environment() -> Vec<&'static str> {
+    [LogSettings::VARIABLES, DbConfig::VARIABLES, DlqSettings::VARIABLES, Config::VARIABLES].concat()
 }
 
 /// The Lambda entry point over the raw event: an SQS event gets an `SqsBatchResponse`, an on-demand

@@ -6,7 +6,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 
 use super::rules::ScopeRules;
-use crate::config::{ConfigError, bool_var, parse_var, var};
+use crate::config::{ConfigError, Env};
 
 /// Tokens longer than this are rejected before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -53,7 +53,7 @@ impl fmt::Debug for Secret {
 }
 
 /// Where the verification keys come from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySources {
     /// JWKS endpoint: HTTPS, or plain HTTP to a loopback host only.
     pub jwks_url: Option<url::Url>,
@@ -64,7 +64,7 @@ pub struct KeySources {
 }
 
 /// Everything the verifier and the policy builder need.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
     pub issuer: String,
     pub audience: String,
@@ -87,6 +87,19 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
+    /// What [`AuthConfig::from_vars`] reads.
+    pub const VARIABLES: &[&str] = &[
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "JWKS_URL",
+        "JWT_HS256_SECRET",
+        "JWT_LEEWAY_SECONDS",
+        "JWT_ALGORITHMS",
+        "JWT_COGNITO_GROUPS_AS_SCOPES",
+        "JWT_REQUIRED_SCOPES",
+        "JWKS_TIMEOUT_MS",
+    ];
+
     /// A configuration with defaults for everything but issuer, audience and keys.
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>, keys: KeySources) -> Self {
         Self {
@@ -107,22 +120,23 @@ impl AuthConfig {
     /// Reads `JWT_ISSUER`, `JWT_AUDIENCE`, `JWKS_URL` and/or `JWT_HS256_SECRET`, `JWT_LEEWAY_SECONDS`,
     /// `JWT_ALGORITHMS`, `JWT_COGNITO_GROUPS_AS_SCOPES`, `JWT_REQUIRED_SCOPES`, `JWKS_TIMEOUT_MS`.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let issuer = var("JWT_ISSUER").ok_or_else(|| ConfigError::new("JWT_ISSUER", "required"))?;
-        let audience = var("JWT_AUDIENCE").ok_or_else(|| ConfigError::new("JWT_AUDIENCE", "required"))?;
-        let jwks_url = var("JWKS_URL").map(|u| parse_jwks_url(&u)).transpose()?;
-        let hs256_secret = std::env::var("JWT_HS256_SECRET")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .map(|s| Secret::new(s.into_bytes()))
-            .transpose()?;
+        Self::from_vars(&Env::process())
+    }
+
+    /// [`AuthConfig::from_env`] over another source.
+    pub fn from_vars(env: &Env) -> Result<Self, ConfigError> {
+        let issuer = env.var("JWT_ISSUER").ok_or_else(|| ConfigError::new("JWT_ISSUER", "required"))?;
+        let audience = env.var("JWT_AUDIENCE").ok_or_else(|| ConfigError::new("JWT_AUDIENCE", "required"))?;
+        let jwks_url = env.var("JWKS_URL").map(|u| parse_jwks_url(&u)).transpose()?;
+        let hs256_secret = env.var("JWT_HS256_SECRET").map(|s| Secret::new(s.into_bytes())).transpose()?;
         let mut config = Self::new(issuer, audience, KeySources { jwks_url, jwks_inline: None, hs256_secret });
-        config.leeway = Duration::from_secs(parse_var("JWT_LEEWAY_SECONDS", 30u64)?);
-        config.algorithms = var("JWT_ALGORITHMS").map(|v| parse_algorithms(&v)).transpose()?;
-        config.cognito_groups_as_scopes = bool_var("JWT_COGNITO_GROUPS_AS_SCOPES", false)?;
-        if let Some(rules) = var("JWT_REQUIRED_SCOPES") {
+        config.leeway = Duration::from_secs(env.parse_var("JWT_LEEWAY_SECONDS", 30u64)?);
+        config.algorithms = env.var("JWT_ALGORITHMS").map(|v| parse_algorithms(&v)).transpose()?;
+        config.cognito_groups_as_scopes = env.bool_var("JWT_COGNITO_GROUPS_AS_SCOPES", false)?;
+        if let Some(rules) = env.var("JWT_REQUIRED_SCOPES") {
             config.scope_rules = ScopeRules::parse(&rules).map_err(|m| ConfigError::new("JWT_REQUIRED_SCOPES", m))?;
         }
-        config.jwks_timeout = Duration::from_millis(parse_var("JWKS_TIMEOUT_MS", 2_000u64)?.max(1));
+        config.jwks_timeout = Duration::from_millis(env.parse_var("JWKS_TIMEOUT_MS", 2_000u64)?.max(1));
         config.validate()?;
         Ok(config)
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{RawRecord, RejectReason, Rejection};
 use crate::storage::{Store, StoreError};
 
-pub use sqs::{DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_ENTRIES, SqsDeadLetters};
+pub use sqs::{DEFAULT_MAX_MESSAGE_BYTES, DlqSettings, MAX_BATCH_ENTRIES, SqsDeadLetters};
 
 /// The `kind` tag of a dead-letter message.
 pub const DEAD_LETTER_KIND: &str = "contrail.dead-letter/v1";

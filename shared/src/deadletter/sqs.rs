@@ -10,7 +10,7 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 use super::{DeadLetter, DeadLetterError};
-use crate::config::{ConfigError, parse_var};
+use crate::config::{ConfigError, Env};
 
 /// The SQS limit on one message and on one `SendMessageBatch` call: 1 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -20,6 +20,28 @@ const DEFAULT_ATTEMPTS: u32 = 4;
 const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(200);
 /// Room kept for a detail note when even the key is too big to travel.
 const MAX_DETAIL_CHARS: usize = 1024;
+
+/// The dead-letter queue a function is given: `DLQ_URL`, and `DLQ_MAX_MESSAGE_BYTES` (default: the SQS
+/// maximum) for queues configured below it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DlqSettings {
+    pub queue_url: String,
+    pub max_message_bytes: usize,
+}
+
+impl DlqSettings {
+    /// What [`DlqSettings::from_vars`] reads.
+    pub const VARIABLES: &[&str] = &["DLQ_URL", "DLQ_MAX_MESSAGE_BYTES"];
+
+    /// `None` without `DLQ_URL`.
+    pub fn from_vars(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let Some(queue_url) = env.var("DLQ_URL") else {
+            return Ok(None);
+        };
+        let max_message_bytes = env.parse_var("DLQ_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)?;
+        Ok(Some(Self { queue_url, max_message_bytes }))
+    }
+}
 
 /// Sends dead letters to one SQS queue in batches, with retries. Cheap to clone (the client is shared).
 #[derive(Clone, Debug)]
@@ -43,11 +65,10 @@ impl SqsDeadLetters {
         }
     }
 
-    /// A sink for `queue_url` with the byte limit from `DLQ_MAX_MESSAGE_BYTES` (default: the SQS maximum).
-    /// Every function that dead-letters builds its sink here, so all of them split letters alike.
-    pub fn from_env(client: Client, queue_url: impl Into<String>) -> Result<Self, ConfigError> {
-        let max_bytes = parse_var("DLQ_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)?;
-        Ok(Self::new(client, queue_url).with_max_message_bytes(max_bytes))
+    /// A sink as [`DlqSettings`] describe it. Every function that dead-letters builds its sink here, so
+    /// all of them split letters alike.
+    pub fn configured(client: Client, settings: &DlqSettings) -> Self {
+        Self::new(client, settings.queue_url.clone()).with_max_message_bytes(settings.max_message_bytes)
     }
 
     /// Sets the message (and batch) byte limit, for queues configured below the SQS maximum.

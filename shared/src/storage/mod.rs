@@ -67,6 +67,15 @@ impl Store {
         }
     }
 
+    /// Connects, then migrates when the configuration asks (`DB_MIGRATE_ON_START`): a function's cold start.
+    pub async fn open(config: &DbConfig) -> Result<Self, StoreError> {
+        let store = Self::connect(config).await?;
+        if config.migrate_on_start {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
     /// The engine behind this store.
     pub fn engine(&self) -> Engine {
         match self {

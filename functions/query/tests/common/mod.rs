@@ -45,7 +45,8 @@ async fn open(url: &str) -> Store {
 
 /// The state the handler runs with in tests: a fixed cursor key, one allowed origin, no EMF on stdout.
 pub fn state(store: &Store) -> State {
-    State::new(store.clone(), SECRET, BOARD_ORIGIN).without_metrics()
+    contrail_shared::telemetry::disable_metrics();
+    State::new(store.clone(), SECRET, BOARD_ORIGIN)
 }
 
 /// A flight as the fixture describes it; `event_json` renders it as a flight-event/v1 producers send.
