@@ -39,7 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn open_migrated(settings: &Settings) -> anyhow::Result<Functions> {
     let functions = Functions::open(settings).await?;
-    functions.store.migrate().await.map_err(|e| anyhow!("migrating the database: {e}"))?;
+    functions.store.migrate().await.context("migrating the database")?;
     functions.apply_retention().await;
     Ok(functions)
 }
@@ -162,8 +162,8 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let _ = wait.wait_for(|s| *s).await;
     match server.await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(anyhow!("the HTTP server failed: {e}")),
-        Err(e) => return Err(anyhow!("the HTTP server crashed: {e}")),
+        Ok(Err(e)) => return Err(e).context("the HTTP server failed"),
+        Err(e) => return Err(e).context("the HTTP server crashed"),
     }
     if let Some(c) = fed {
         let secs = started.elapsed().as_secs_f64();
@@ -361,9 +361,7 @@ async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
 async fn dlq_list(database_url: Option<String>, limit: u32) -> anyhow::Result<()> {
     let settings = Settings::load(database_url)?;
     let functions = open_migrated(&settings).await?;
-    let rows = contrail_redrive::list_local(&functions.store, limit)
-        .await
-        .map_err(|e| anyhow!("listing dead letters: {e}"))?;
+    let rows = contrail_redrive::list_local(&functions.store, limit).await.context("listing dead letters")?;
     let mut out = std::io::stdout().lock();
     for row in &rows {
         let mut v = serde_json::to_value(&row.letter)?;
@@ -379,9 +377,8 @@ async fn dlq_list(database_url: Option<String>, limit: u32) -> anyhow::Result<()
 async fn redrive(args: RedriveArgs) -> anyhow::Result<()> {
     let settings = Settings::load(args.db.database_url)?;
     let functions = open_migrated(&settings).await?;
-    let report = contrail_redrive::redrive_local(&functions.store, args.dry_run, args.max)
-        .await
-        .map_err(|e| anyhow!("redrive failed: {e}"))?;
+    let report =
+        contrail_redrive::redrive_local(&functions.store, args.dry_run, args.max).await.context("redrive failed")?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -115,7 +115,7 @@ pub async fn deliver(
                 tracing::warn!(
                     attempt,
                     retry_in_ms = backoff.as_millis() as u64,
-                    "ingest handler failed, batch will be retried: {e}"
+                    "ingest handler failed, batch will be retried: {e:#}"
                 );
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}

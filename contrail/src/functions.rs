@@ -117,7 +117,7 @@ impl Functions {
         let event = LambdaEvent::new(request, Context::default());
         match contrail_authorizer::handle(&self.authorizer, event).await {
             Ok(response) => {
-                let value = serde_json::to_value(&response).unwrap_or(Value::Null);
+                let value = serde_json::to_value(&response).expect("the authorizer response is plain JSON data");
                 AuthDecision::Policy {
                     principal_id: value.get("principalId").and_then(Value::as_str).map(str::to_owned),
                     policy: value.get("policyDocument").cloned().unwrap_or(Value::Null),
@@ -192,7 +192,8 @@ pub fn proxy_response(response: Response<Body>) -> Value {
 /// Opens the store and proves it answers, with a one-line error naming `what` (the database without
 /// secrets) when it does not.
 pub async fn open_store(config: &DbConfig, what: &str) -> anyhow::Result<Store> {
-    let store = Store::connect(config).await.map_err(|e| anyhow::anyhow!("cannot open the database {what}: {e}"))?;
+    let store = Store::connect(config).await.with_context(|| format!("cannot open the database {what}"))?;
+    // Only the root cause: "database unavailable: error communicating with the database" says nothing more.
     store.ping().await.map_err(|e| anyhow::anyhow!("database {what} is unreachable: {}", root_cause(&e)))?;
     Ok(store)
 }

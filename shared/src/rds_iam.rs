@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
 use aws_sigv4::sign::v4::SigningParams;
@@ -26,15 +27,15 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);
 pub const MIN_REMAINING_LIFE: Duration = Duration::from_secs(5 * 60);
 
 /// Why no token could be made.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// Tokens are region-scoped; signing for a guessed region gives a token RDS refuses much later.
     #[error("no AWS region configured (set AWS_REGION)")]
     NoRegion,
-    #[error("no AWS credentials: {0}")]
-    NoCredentials(String),
-    #[error("signing failed: {0}")]
-    Signing(String),
+    #[error("no AWS credentials")]
+    NoCredentials(#[source] CredentialsError),
+    #[error("signing failed")]
+    Signing(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A signed token; `Debug` and `Display` never show it.
@@ -77,14 +78,14 @@ pub fn generate_token(
         .time(time)
         .settings(settings)
         .build()
-        .map_err(|e| TokenError::Signing(e.to_string()))?;
+        .map_err(|e| TokenError::Signing(e.into()))?;
 
     let base = format!("{host}:{port}/?Action=connect&DBUser={}", crate::uri::encode(user));
     let url = format!("https://{base}");
     let request = SignableRequest::new("GET", Cow::Borrowed(url.as_str()), std::iter::empty(), SignableBody::empty())
-        .map_err(|e| TokenError::Signing(e.to_string()))?;
+        .map_err(|e| TokenError::Signing(e.into()))?;
     let (instructions, _signature) =
-        sign(request, &params.into()).map_err(|e| TokenError::Signing(e.to_string()))?.into_parts();
+        sign(request, &params.into()).map_err(|e| TokenError::Signing(e.into()))?.into_parts();
 
     // botocore's order: the signing parameters as the signer lists them, the signature last.
     let mut params: Vec<(&str, &str)> = instructions.params().iter().map(|(n, v)| (*n, v.as_ref())).collect();
@@ -132,7 +133,7 @@ impl TokenSource {
             .ok_or(TokenError::NoRegion)?;
         let credentials = config
             .credentials_provider()
-            .ok_or_else(|| TokenError::NoCredentials("no credential provider found".into()))?;
+            .ok_or_else(|| TokenError::NoCredentials(CredentialsError::not_loaded("no credential provider found")))?;
         Ok(Self::new(credentials, &region, host, port, user))
     }
 
@@ -148,8 +149,7 @@ impl TokenSource {
 
     /// A token signed as of `now`, with its signing time.
     pub async fn issue(&self, now: SystemTime) -> Result<IssuedToken, TokenError> {
-        let credentials =
-            self.credentials.provide_credentials().await.map_err(|e| TokenError::NoCredentials(e.to_string()))?;
+        let credentials = self.credentials.provide_credentials().await.map_err(TokenError::NoCredentials)?;
         let token = generate_token(&self.host, self.port, &self.user, &self.region, &credentials, now)?;
         Ok(IssuedToken { token: AuthToken(token), signed_at: now })
     }
@@ -235,7 +235,10 @@ mod tests {
     #[test]
     fn an_empty_region_is_refused() {
         let creds = Credentials::new("AKID", "SECRET", None, None, "test");
-        assert_eq!(generate_token("h", 5432, "u", " ", &creds, SystemTime::UNIX_EPOCH), Err(TokenError::NoRegion));
+        assert!(matches!(
+            generate_token("h", 5432, "u", " ", &creds, SystemTime::UNIX_EPOCH),
+            Err(TokenError::NoRegion)
+        ));
     }
 
     /// A clock tests move by hand.

@@ -53,6 +53,22 @@ pub fn init_tracing() {
     };
 }
 
+/// An error and its causes on one line (`a: b: c`), for logs and Lambda's `errorMessage`: error types
+/// keep their causes as `#[source]` and do not repeat them in their own message.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
+    }
+}
+
 static METRICS_ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// Turns EMF lines off for the whole process: the local stack has no CloudWatch agent, and its stdout
@@ -156,6 +172,15 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_chain_names_every_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::other("inner"));
+        assert_eq!(ErrorChain(&e).to_string(), "outer: inner");
+    }
 
     #[test]
     fn emf_document_declares_every_metric_it_carries() {

@@ -11,6 +11,7 @@ use contrail_shared::codec::parse_event;
 use contrail_shared::config::DbConfig;
 use contrail_shared::domain::Snapshot;
 use contrail_shared::storage::{RETENTION_LOCK_TIMEOUT, Store};
+use contrail_shared::telemetry::ErrorChain;
 
 /// Time allowed on top of the lock timeout for the statements themselves (a loaded CI machine).
 const SLACK: Duration = Duration::from_secs(3);
@@ -115,7 +116,8 @@ async fn retention_gives_up_within_its_lock_timeout_and_never_holds_ingest_or_re
     let (outcome, took, retention) = run.await.expect("retention task");
     let outcome = outcome.unwrap_or_else(|_| panic!("retention still waited after {took:?}"));
     let error = outcome.expect_err("retention cannot finish while the reader may still see the partitions");
-    assert!(error.to_string().contains("lock timeout"), "{error}");
+    let error = ErrorChain(&error).to_string();
+    assert!(error.contains("lock timeout"), "{error}");
     assert!(took < RETENTION_LOCK_TIMEOUT + SLACK, "retention gave up only after {took:?}");
     // The reader kept its view of the history through all of it.
     drop(reader);
@@ -156,7 +158,8 @@ async fn the_sql_retention_function_gives_up_after_its_lock_timeout_too() {
     .await;
     let took = started.elapsed();
     let error = outcome.unwrap_or_else(|_| panic!("still waiting after {took:?}")).expect_err("a lock timeout");
-    assert!(error.to_string().contains("lock timeout"), "{error}");
+    let error = ErrorChain(&error).to_string();
+    assert!(error.contains("lock timeout"), "{error}");
     assert!(took < RETENTION_LOCK_TIMEOUT + SLACK, "gave up only after {took:?}");
     drop(reader);
     assert_eq!(partitions(&probe).await.len(), 3, "nothing dropped");

@@ -9,7 +9,7 @@ use contrail_shared::storage::StoreError;
 /// failed dead-letter hand-over fails the invocation so no record is lost.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("configuration: {0}")]
+    #[error("configuration")]
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -43,7 +43,10 @@ impl IngestError {
 
 impl From<IngestError> for lambda_runtime::Diagnostic {
     fn from(e: IngestError) -> Self {
-        Self { error_type: e.error_type().to_owned(), error_message: e.to_string() }
+        Self {
+            error_type: e.error_type().to_owned(),
+            error_message: contrail_shared::telemetry::ErrorChain(&e).to_string(),
+        }
     }
 }
 
@@ -71,7 +74,10 @@ mod tests {
 
     #[test]
     fn a_failed_queue_send_is_retryable() {
-        let e = IngestError::from(DeadLetterError::Sqs { attempts: 3, message: "throttled".into() });
+        let e = IngestError::from(DeadLetterError::Sqs {
+            attempts: 3,
+            source: contrail_shared::deadletter::SqsSendError::Refused("throttled".into()),
+        });
         assert!(e.is_retryable());
         assert_eq!(e.error_type(), "Retryable.DeadLetterQueueUnavailable");
     }

@@ -16,7 +16,7 @@ pub mod summary;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use contrail_shared::telemetry::{Metrics, Unit};
+use contrail_shared::telemetry::{ErrorChain, Metrics, Unit};
 use lambda_runtime::LambdaEvent;
 
 pub use decode::{DecodedBatch, OffsetRange, decode_batch, max_record_age_ms};
@@ -108,11 +108,11 @@ pub async fn ingest_at(state: &State, event: &MskEvent, now: DateTime<Utc>) -> R
 
 fn failed(error: IngestError, batch: &DecodedBatch) -> IngestError {
     tracing::error!(
-        error = %error,
+        error = %ErrorChain(&error),
         error_type = error.error_type(),
         retryable = error.is_retryable(),
         records = batch.records,
-        partitions = %serde_json::to_string(&batch.partitions).unwrap_or_default(),
+        partitions = %serde_json::to_string(&batch.partitions).expect("offset ranges keyed by string serialize"),
         "batch failed; nothing of it is acknowledged"
     );
     error
@@ -125,7 +125,7 @@ fn log_summary(summary: &IngestSummary) {
         duplicates = summary.duplicates,
         superseded = summary.superseded,
         dead_lettered = summary.dead_lettered,
-        partitions = %serde_json::to_string(&summary.partitions).unwrap_or_default(),
+        partitions = %serde_json::to_string(&summary.partitions).expect("offset ranges keyed by string serialize"),
         duration_ms = summary.duration_ms,
         "batch ingested"
     );

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use contrail_shared::config::{ConfigError, DbConfig, Env};
 use contrail_shared::deadletter::{DeadLetterSink, DlqSettings, SqsDeadLetters};
 use contrail_shared::storage::Store;
-use contrail_shared::telemetry::LogSettings;
+use contrail_shared::telemetry::{ErrorChain, LogSettings};
 use contrail_shared::time_bounds::{DEFAULT_MAX_FUTURE_SKEW_SECONDS, TimeLimits, retention_cutoff};
 
 use crate::IngestError;
@@ -100,7 +100,7 @@ async fn apply_retention(store: &Store, months: u32, now: DateTime<Utc>) {
     match store.drop_history_before(keep_from).await {
         Ok(dropped) => tracing::info!(dropped, keep_from = %keep_from, "history retention applied"),
         Err(e) => {
-            tracing::warn!(error = %e, keep_from = %keep_from, "history retention failed; retried at next cold start")
+            tracing::warn!(error = %ErrorChain(&e), keep_from = %keep_from, "history retention failed; retried at next cold start")
         }
     }
 }

@@ -11,7 +11,7 @@ use chrono::Utc;
 use common::{event, sample};
 use contrail_ingest::{MskRecord, State, ingest};
 use contrail_shared::codec::{RawRecord, RejectReason, Rejection};
-use contrail_shared::deadletter::{DeadLetter, DeadLetterError, DeadLetterSink, SqsDeadLetters};
+use contrail_shared::deadletter::{DeadLetter, DeadLetterError, DeadLetterSink, SqsDeadLetters, SqsSendError};
 use contrail_testkit::moto::MotoServer;
 
 fn client(moto: &MotoServer) -> Client {
@@ -128,9 +128,10 @@ async fn a_send_that_keeps_failing_fails_instead_of_losing_letters() {
     let sink = SqsDeadLetters::new(client, missing).with_retries(3, Duration::from_millis(10));
     let err = sink.send(&[letter(1, "e30=".into())]).await.unwrap_err();
     match err {
-        DeadLetterError::Sqs { attempts, message } => {
+        DeadLetterError::Sqs { attempts, source } => {
             assert_eq!(attempts, 3);
-            assert!(!message.is_empty());
+            assert!(matches!(source, SqsSendError::Call(_)), "the queue does not exist: {source}");
+            assert!(!source.to_string().is_empty());
         }
         other => panic!("expected an SQS error, got {other}"),
     }

@@ -10,6 +10,7 @@ use contrail_shared::storage::{
     BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition, GroupedStats, GroupedStatsFilter,
     HistoryEntry, HourStats, Keyset, PositionFilter, PositionStatuses, StatsFilter, StatsGrouping,
 };
+use contrail_shared::telemetry::ErrorChain;
 
 use crate::State;
 use crate::error::{ApiError, ErrorCode};
@@ -64,7 +65,7 @@ async fn ready(state: &State, query: Option<&str>) -> Result<Reply, ApiError> {
     Params::parse(query, &[])?;
     // Whatever the cause, a database that does not answer a ping makes the service unavailable.
     state.store.ping().await.map_err(|e| {
-        tracing::warn!(error = %e, "readiness check failed");
+        tracing::warn!(error = %ErrorChain(&e), "readiness check failed");
         ApiError::new(ErrorCode::DatabaseUnavailable, "the database is not answering")
     })?;
     Ok(Reply { body: r#"{"status":"ok"}"#.to_owned(), freshness: Freshness::NoStore })

@@ -4,6 +4,7 @@ use http::StatusCode;
 use serde_json::json;
 
 use contrail_shared::storage::StoreError;
+use contrail_shared::telemetry::ErrorChain;
 
 /// `Retry-After` on a `503 database_unavailable`, in seconds.
 pub const RETRY_AFTER_SECONDS: &str = "5";
@@ -113,10 +114,10 @@ impl From<StoreError> for ApiError {
     /// Logs the cause (it may name tables or hosts) and keeps it out of the answer.
     fn from(e: StoreError) -> Self {
         if e.is_unavailable() {
-            tracing::warn!(error = %e, "database unavailable");
+            tracing::warn!(error = %ErrorChain(&e), "database unavailable");
             Self::new(ErrorCode::DatabaseUnavailable, "the database is unavailable; retry later")
         } else {
-            tracing::error!(error = %e, "storage failure");
+            tracing::error!(error = %ErrorChain(&e), "storage failure");
             Self::new(ErrorCode::Internal, "internal error")
         }
     }

@@ -60,7 +60,7 @@ impl DeadLetterQueue {
                 .visibility_timeout(VISIBILITY_SECONDS)
                 .send()
                 .await
-                .map_err(|e| RedriveError::Queue(format!("receive: {}", aws_sdk_sqs::error::DisplayErrorContext(e))))?;
+                .map_err(|e| RedriveError::Queue(Box::new(e)))?;
             let messages = out.messages.unwrap_or_default();
             if messages.is_empty() {
                 break;

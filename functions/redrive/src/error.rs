@@ -1,7 +1,11 @@
 //! The redrive error: what fails a whole invocation (items that fail are reported, not raised).
 
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
+use aws_sdk_sqs::operation::receive_message::ReceiveMessageError;
 use contrail_shared::config::ConfigError;
 use contrail_shared::storage::StoreError;
+use contrail_shared::telemetry::ErrorChain;
 
 /// Why an invocation failed as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -14,14 +18,23 @@ pub enum RedriveError {
     /// The request names a source this deployment does not have.
     #[error("{what} is not configured (set {var})")]
     NotConfigured { what: &'static str, var: &'static str },
-    #[error("configuration: {0}")]
+    #[error("configuration")]
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("dead-letter queue: {0}")]
-    Queue(String),
-    #[error("failure bucket: {0}")]
-    Bucket(String),
+    /// Receiving from the dead-letter queue failed.
+    #[error("dead-letter queue: receive")]
+    Queue(#[source] Box<SdkError<ReceiveMessageError>>),
+    /// Listing the failure bucket failed under `prefix`.
+    #[error("failure bucket: list {prefix:?}")]
+    Bucket {
+        prefix: String,
+        #[source]
+        source: Box<SdkError<ListObjectsV2Error>>,
+    },
+    /// The response could not be written as JSON (a bug: every response type serializes).
+    #[error("response serialization")]
+    Response(#[source] serde_json::Error),
 }
 
 impl RedriveError {
@@ -34,13 +47,14 @@ impl RedriveError {
             Self::Store(e) if e.is_retryable() => "Retryable.DatabaseUnavailable",
             Self::Store(_) => "NonRetryable.DatabaseError",
             Self::Queue(_) => "Retryable.DeadLetterQueue",
-            Self::Bucket(_) => "Retryable.FailureBucket",
+            Self::Bucket { .. } => "Retryable.FailureBucket",
+            Self::Response(_) => "NonRetryable.Response",
         }
     }
 }
 
 impl From<RedriveError> for lambda_runtime::Diagnostic {
     fn from(e: RedriveError) -> Self {
-        Self { error_type: e.error_type().to_owned(), error_message: e.to_string() }
+        Self { error_type: e.error_type().to_owned(), error_message: ErrorChain(&e).to_string() }
     }
 }

@@ -130,7 +130,7 @@ pub async fn handle(state: &State, event: Value) -> Result<Value, RedriveError> 
         Invocation::Sqs(event) => serde_json::to_value(handle_sqs(state, &event).await?),
         Invocation::OnDemand(request) => serde_json::to_value(redrive(state, &request).await?),
     };
-    response.map_err(|e| RedriveError::BadEvent(format!("response serialization: {e}")))
+    response.map_err(RedriveError::Response)
 }
 
 /// The dead-letter queue's SQS event: replay each message; still-failing ones stay in the queue.

@@ -92,7 +92,7 @@ impl<'a> Replayer<'a> {
         if let Err(e) = sink.send(&decoded.dead_letters).await {
             let failure = match &e {
                 DeadLetterError::Store(se) if se.is_retryable() => self.store_failed(Failure::store(se)),
-                _ => Failure::new(FailReason::DeadLetterFailed, e.to_string()),
+                _ => Failure::new(FailReason::DeadLetterFailed, contrail_shared::telemetry::ErrorChain(&e).to_string()),
             };
             return Outcome::Failed(failure);
         }

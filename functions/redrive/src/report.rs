@@ -84,7 +84,7 @@ impl Failure {
     /// A store error; the unavailable kind stops the rest of a run from hammering a dead database.
     pub fn store(e: &StoreError) -> Self {
         let reason = if e.is_retryable() { FailReason::StoreUnavailable } else { FailReason::StoreError };
-        Self::new(reason, e.to_string())
+        Self::new(reason, contrail_shared::telemetry::ErrorChain(e).to_string())
     }
 }
 

@@ -67,7 +67,7 @@ impl FailureBucket {
                 .set_continuation_token(token.take())
                 .send()
                 .await
-                .map_err(|e| RedriveError::Bucket(format!("list {prefix:?}: {}", DisplayErrorContext(e))))?;
+                .map_err(|e| RedriveError::Bucket { prefix: prefix.to_owned(), source: Box::new(e) })?;
             for object in out.contents.unwrap_or_default() {
                 if let Some(key) = object.key
                     && !key.starts_with(REPLAYED_PREFIX)

@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
 use super::config::JWKS_ALGORITHMS;
+use crate::telemetry::ErrorChain;
 
 /// Bigger JWKS documents are refused: a key set is a few kilobytes.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -37,44 +39,60 @@ pub enum Lookup<'a> {
     Ambiguous,
 }
 
+/// Why a JWKS document gives no key set.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("not a JWKS document")]
+    NotJwks(#[source] serde_json::Error),
+    #[error("the JWKS document has no usable signing key")]
+    NoUsableKey,
+}
+
+/// Why one key of a document is skipped (the others still count).
+#[derive(Debug, thiserror::Error)]
+enum SkippedKey {
+    #[error("not a JWK")]
+    NotJwk(#[source] serde_json::Error),
+    #[error("key {0:?} is not for signatures")]
+    NotForSignatures(Option<String>),
+    #[error("key {0:?} has a type or curve this verifier does not use")]
+    Unsupported(Option<String>),
+    #[error("key {kid:?} is malformed")]
+    Malformed {
+        kid: Option<String>,
+        #[source]
+        source: jsonwebtoken::errors::Error,
+    },
+    #[error("key {kid:?} declares alg {alg}, which does not fit its type")]
+    AlgorithmMismatch { kid: Option<String>, alg: KeyAlgorithm },
+}
+
+/// The document's shape only: each key is read on its own.
 #[derive(Deserialize)]
 struct RawSet {
     keys: Vec<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
-struct RawKey {
-    kty: String,
-    kid: Option<String>,
-    alg: Option<String>,
-    #[serde(rename = "use")]
-    use_: Option<String>,
-    crv: Option<String>,
-    n: Option<String>,
-    e: Option<String>,
-    x: Option<String>,
-    y: Option<String>,
-}
-
 impl KeySet {
     /// Parses a JWKS document. Keys this verifier cannot use (symmetric, encryption, unknown types,
     /// malformed) are skipped with a log line; a document without a single usable key is an error.
-    pub fn parse(doc: &[u8]) -> Result<Self, String> {
-        let raw: RawSet = serde_json::from_slice(doc).map_err(|e| format!("not a JWKS document: {e}"))?;
+    pub fn parse(doc: &[u8]) -> Result<Self, JwksError> {
+        // Key by key, not as one `JwkSet`: one key of a type the library cannot read must not hide the rest.
+        let raw: RawSet = serde_json::from_slice(doc).map_err(JwksError::NotJwks)?;
         let mut set = KeySet::default();
         for value in raw.keys {
-            match serde_json::from_value::<RawKey>(value).map_err(|e| e.to_string()).and_then(|k| key_from_raw(&k)) {
+            match serde_json::from_value::<Jwk>(value).map_err(SkippedKey::NotJwk).and_then(|k| usable_key(&k)) {
                 Ok(key) => {
                     if let Some(kid) = &key.kid {
                         set.by_kid.insert(kid.clone(), set.keys.len());
                     }
                     set.keys.push(key);
                 }
-                Err(why) => tracing::warn!(reason = %why, "skipping a JWKS key"),
+                Err(why) => tracing::warn!(reason = %ErrorChain(&why), "skipping a JWKS key"),
             }
         }
         if set.keys.is_empty() {
-            return Err("the JWKS document has no usable signing key".into());
+            return Err(JwksError::NoUsableKey);
         }
         Ok(set)
     }
@@ -104,49 +122,59 @@ impl KeySet {
     }
 }
 
-fn key_from_raw(k: &RawKey) -> Result<Key, String> {
-    if k.use_.as_deref().is_some_and(|u| u != "sig") {
-        return Err(format!("key {:?} is not for signatures", k.kid));
+/// A key through `jsonwebtoken`'s own JWK reader. Our rule on top, which the library does not have:
+/// a key verifies only the asymmetric algorithms of its type and curve, narrowed by its own `alg`.
+fn usable_key(jwk: &Jwk) -> Result<Key, SkippedKey> {
+    let kid = jwk.common.key_id.clone();
+    if jwk.common.public_key_use.as_ref().is_some_and(|u| *u != PublicKeyUse::Signature) {
+        return Err(SkippedKey::NotForSignatures(kid));
     }
-    let need = |v: &Option<String>, name: &str| v.clone().ok_or_else(|| format!("key {:?} lacks {name}", k.kid));
-    let (family, decoding) = match (k.kty.as_str(), k.crv.as_deref()) {
-        ("RSA", _) => (
-            vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256],
-            DecodingKey::from_rsa_components(&need(&k.n, "n")?, &need(&k.e, "e")?),
-        ),
-        ("EC", Some("P-256")) => {
-            (vec![Algorithm::ES256], DecodingKey::from_ec_components(&need(&k.x, "x")?, &need(&k.y, "y")?))
-        }
-        ("EC", Some("P-384")) => {
-            (vec![Algorithm::ES384], DecodingKey::from_ec_components(&need(&k.x, "x")?, &need(&k.y, "y")?))
-        }
-        ("OKP", Some("Ed25519")) => (vec![Algorithm::EdDSA], DecodingKey::from_ed_components(&need(&k.x, "x")?)),
-        (kty, crv) => return Err(format!("key {:?} has unsupported type {kty:?} (curve {crv:?})", k.kid)),
+    let family = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256],
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => vec![Algorithm::ES256],
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P384 => vec![Algorithm::ES384],
+        AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => vec![Algorithm::EdDSA],
+        _ => return Err(SkippedKey::Unsupported(kid)),
     };
-    let decoding = decoding.map_err(|e| format!("key {:?} is malformed: {e}", k.kid))?;
-    let algorithms = match k.alg.as_deref() {
+    let decoding = DecodingKey::from_jwk(jwk).map_err(|source| SkippedKey::Malformed { kid: kid.clone(), source })?;
+    let algorithms = match jwk.common.key_algorithm {
         None => family,
-        Some(name) => {
-            let alg = JWKS_ALGORITHMS
-                .into_iter()
-                .find(|a| super::config::algorithm_name(*a) == name)
-                .filter(|a| family.contains(a))
-                .ok_or_else(|| format!("key {:?} declares alg {name:?}, which does not fit its type", k.kid))?;
-            vec![alg]
+        Some(alg) => {
+            let fits = Algorithm::try_from(alg).ok().filter(|a| family.contains(a) && JWKS_ALGORITHMS.contains(a));
+            vec![fits.ok_or(SkippedKey::AlgorithmMismatch { kid: kid.clone(), alg })?]
         }
     };
-    Ok(Key { kid: k.kid.clone(), algorithms, decoding })
+    Ok(Key { kid, algorithms, decoding })
 }
 
-/// Why a fetch failed, for the logs.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct FetchError(String);
+/// Why a fetch failed, saying which: the log line is the only way an operator learns why.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("GET {0}: timed out")]
+    TimedOut(url::Url),
+    #[error("GET {url}")]
+    Transport {
+        url: url::Url,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("GET {url}: HTTP {status}")]
+    Status { url: url::Url, status: reqwest::StatusCode },
+    #[error("GET {0}: document larger than {MAX_JWKS_BYTES} bytes")]
+    TooLarge(url::Url),
+    #[error("GET {url}")]
+    Document {
+        url: url::Url,
+        #[source]
+        source: JwksError,
+    },
+}
 
 struct Cache {
     keys: Option<Arc<KeySet>>,
     fetched_at: Option<Instant>,
     last_attempt: Option<Instant>,
+    /// The last failure as a log line: it outlives the fetch and is shown with later rejections.
     last_error: Option<String>,
 }
 
@@ -185,18 +213,17 @@ impl KeyStore {
         refresh_interval: Duration,
         retry_interval: Duration,
         max_age: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout / 2)
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .build()?;
         Ok(Self::with_source(Source::Url { url, client }, None, refresh_interval, retry_interval, max_age))
     }
 
     /// A store over a fixed JWKS document.
-    pub fn inline(doc: &str) -> Result<Self, String> {
+    pub fn inline(doc: &str) -> Result<Self, JwksError> {
         let set = KeySet::parse(doc.as_bytes())?;
         let forever = Duration::from_secs(u64::MAX / 4);
         Ok(Self::with_source(Source::Inline, Some(Arc::new(set)), forever, forever, forever))
@@ -265,40 +292,34 @@ impl KeyStore {
                 cache.last_error = None;
             }
             Err(e) => {
-                tracing::warn!(error = %e, ?cause, cached = cache.keys.is_some(), "JWKS fetch failed");
-                cache.last_error = Some(e.to_string());
+                let message = ErrorChain(&e).to_string();
+                tracing::warn!(error = %message, ?cause, cached = cache.keys.is_some(), "JWKS fetch failed");
+                cache.last_error = Some(message);
             }
         }
         cache.keys.clone()
     }
 }
 
-/// A transport failure, saying which: the log line is the only way an operator learns why.
-fn transport(url: &url::Url, e: &reqwest::Error) -> FetchError {
-    if e.is_timeout() {
-        return FetchError(format!("GET {url}: timed out"));
+fn transport(url: &url::Url, source: reqwest::Error) -> FetchError {
+    if source.is_timeout() {
+        return FetchError::TimedOut(url.clone());
     }
-    let mut message = format!("GET {url}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    FetchError(message)
+    FetchError::Transport { url: url.clone(), source }
 }
 
 async fn fetch(client: &reqwest::Client, url: &url::Url) -> Result<KeySet, FetchError> {
     let mut response =
-        client.get(url.clone()).header("accept", "application/json").send().await.map_err(|e| transport(url, &e))?;
+        client.get(url.clone()).header("accept", "application/json").send().await.map_err(|e| transport(url, e))?;
     if !response.status().is_success() {
-        return Err(FetchError(format!("GET {url}: HTTP {}", response.status())));
+        return Err(FetchError::Status { url: url.clone(), status: response.status() });
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport(url, &e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(url, e))? {
         if body.len() + chunk.len() > MAX_JWKS_BYTES {
-            return Err(FetchError(format!("GET {url}: document larger than {MAX_JWKS_BYTES} bytes")));
+            return Err(FetchError::TooLarge(url.clone()));
         }
         body.extend_from_slice(&chunk);
     }
-    KeySet::parse(&body).map_err(|e| FetchError(format!("GET {url}: {e}")))
+    KeySet::parse(&body).map_err(|source| FetchError::Document { url: url.clone(), source })
 }

@@ -33,22 +33,21 @@ impl std::fmt::Debug for Es256Key {
 /// A failure to mint.
 #[derive(Debug, thiserror::Error)]
 pub enum MintError {
-    #[error("invalid ES256 key: {0}")]
-    BadKey(String),
-    #[error("signing failed: {0}")]
+    #[error("invalid ES256 key")]
+    BadKey(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("signing failed")]
     Signing(#[from] jsonwebtoken::errors::Error),
 }
 
 impl Es256Key {
     pub fn generate() -> Result<Self, MintError> {
         let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .map_err(|e| MintError::BadKey(e.to_string()))?;
+            .map_err(|e| MintError::BadKey(e.into()))?;
         Ok(Self { pkcs8: doc.as_ref().to_vec() })
     }
 
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, MintError> {
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-            .map_err(|e| MintError::BadKey(e.to_string()))?;
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|e| MintError::BadKey(e.into()))?;
         Ok(Self { pkcs8: der.to_vec() })
     }
 
@@ -59,7 +58,7 @@ impl Es256Key {
     /// The public half as a JWKS document with one key, ready for [`super::KeySources::jwks_inline`].
     pub fn jwks(&self, kid: &str) -> Result<String, MintError> {
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &self.pkcs8)
-            .map_err(|e| MintError::BadKey(e.to_string()))?;
+            .map_err(|e| MintError::BadKey(e.into()))?;
         let point = pair.public_key().as_ref();
         if point.len() != 65 || point[0] != 4 {
             return Err(MintError::BadKey("unexpected public key encoding".into()));

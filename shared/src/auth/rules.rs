@@ -43,31 +43,45 @@ impl Default for ScopeRules {
     }
 }
 
+/// Why `JWT_REQUIRED_SCOPES` does not parse; each names the rule at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("{0:?}: expected METHOD PATH=SCOPES")]
+    NoScopes(String),
+    #[error("{0:?}: expected METHOD PATH before '='")]
+    NoRoute(String),
+    #[error("{entry:?}: unknown method {method:?}")]
+    UnknownMethod { entry: String, method: String },
+    #[error("{0:?}: the path must start with '/' (or be '*') and contain no '?'")]
+    BadPath(String),
+    #[error("no rules")]
+    Empty,
+}
+
 impl ScopeRules {
     /// Parses `GET /stats=stats:read;GET /flights/*=flights:read`: rules separated by `;`, each
     /// `METHOD PATH=SCOPES` with space-separated scopes (all required, may be empty).
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, RuleError> {
         let mut rules = Vec::new();
         for entry in raw.split(';').map(str::trim).filter(|e| !e.is_empty()) {
-            let (route, scopes) =
-                entry.split_once('=').ok_or_else(|| format!("{entry:?}: expected METHOD PATH=SCOPES"))?;
+            let (route, scopes) = entry.split_once('=').ok_or_else(|| RuleError::NoScopes(entry.to_owned()))?;
             let mut parts = route.split_whitespace();
             let (Some(method), Some(path), None) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(format!("{entry:?}: expected METHOD PATH before '='"));
+                return Err(RuleError::NoRoute(entry.to_owned()));
             };
             let method = method.to_ascii_uppercase();
             if !METHODS.contains(&method.as_str()) {
-                return Err(format!("{entry:?}: unknown method {method:?}"));
+                return Err(RuleError::UnknownMethod { entry: entry.to_owned(), method });
             }
             let path = if path == "*" { "/*".to_string() } else { path.to_string() };
             if !path.starts_with('/') || path.contains('?') {
-                return Err(format!("{entry:?}: the path must start with '/' (or be '*') and contain no '?'"));
+                return Err(RuleError::BadPath(entry.to_owned()));
             }
             let scopes = scopes.split_whitespace().map(String::from).collect();
             rules.push(ScopeRule { method, path, scopes });
         }
         if rules.is_empty() {
-            return Err("no rules".into());
+            return Err(RuleError::Empty);
         }
         Ok(Self(rules))
     }

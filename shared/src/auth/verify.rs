@@ -11,6 +11,8 @@ use serde::Deserialize;
 use super::config::{AuthConfig, MAX_TOKEN_BYTES, parse_algorithm};
 use super::error::Rejection;
 use super::jwks::{KeyStore, Lookup, RefreshCause};
+use crate::config::ConfigError;
+use crate::telemetry::ErrorChain;
 
 /// What a verified token says about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +60,9 @@ impl Verifier {
         config.validate()?;
         let secret = config.keys.hs256_secret.as_ref().map(|s| DecodingKey::from_secret(s.expose()));
         let store = match (&config.keys.jwks_inline, &config.keys.jwks_url) {
-            (Some(doc), _) => Some(KeyStore::inline(doc).map_err(|m| crate::config::ConfigError::new("JWKS", m))?),
+            (Some(doc), _) => {
+                Some(KeyStore::inline(doc).map_err(|e| ConfigError::new("JWKS", ErrorChain(&e).to_string()))?)
+            }
             (None, Some(url)) => Some(
                 KeyStore::remote(
                     url.clone(),
@@ -67,7 +71,9 @@ impl Verifier {
                     config.jwks_retry_interval,
                     config.jwks_max_age,
                 )
-                .map_err(|m| crate::config::ConfigError::new("JWKS_URL", m))?,
+                .map_err(|e| {
+                    ConfigError::new("JWKS_URL", format!("cannot build the HTTP client: {}", ErrorChain(&e)))
+                })?,
             ),
             (None, None) => None,
         };

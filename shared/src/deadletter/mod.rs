@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{RawRecord, RejectReason, Rejection};
 use crate::storage::{Store, StoreError};
 
-pub use sqs::{DEFAULT_MAX_MESSAGE_BYTES, DlqSettings, MAX_BATCH_ENTRIES, SqsDeadLetters};
+pub use sqs::{DEFAULT_MAX_MESSAGE_BYTES, DlqSettings, MAX_BATCH_ENTRIES, SqsDeadLetters, SqsSendError};
 
 /// The `kind` tag of a dead-letter message.
 pub const DEAD_LETTER_KIND: &str = "contrail.dead-letter/v1";
@@ -80,16 +80,20 @@ impl DeadLetter {
 
     /// The JSON message body.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(self).expect("a dead letter of strings and numbers always serializes")
     }
 }
 
 /// Failure to hand dead letters over; the invocation must fail so nothing is lost.
 #[derive(Debug, thiserror::Error)]
 pub enum DeadLetterError {
-    #[error("dead-letter queue send failed after {attempts} attempts: {message}")]
-    Sqs { attempts: u32, message: String },
-    #[error("dead-letter table write failed: {0}")]
+    #[error("dead-letter queue send failed after {attempts} attempts")]
+    Sqs {
+        attempts: u32,
+        #[source]
+        source: SqsSendError,
+    },
+    #[error("dead-letter table write failed")]
     Store(#[from] StoreError),
 }
 

@@ -6,11 +6,12 @@ use std::ops::Range;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchError;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 use super::{DeadLetter, DeadLetterError};
 use crate::config::{ConfigError, Env};
+use crate::telemetry::ErrorChain;
 
 /// The SQS limit on one message and on one `SendMessageBatch` call: 1 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -41,6 +42,19 @@ impl DlqSettings {
         let max_message_bytes = env.parse_var("DLQ_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)?;
         Ok(Some(Self { queue_url, max_message_bytes }))
     }
+}
+
+/// Why the last attempt left letters unsent.
+#[derive(Debug, thiserror::Error)]
+pub enum SqsSendError {
+    /// The call itself failed (network, credentials, no such queue, throttling).
+    #[error("SendMessageBatch failed")]
+    Call(#[source] Box<aws_sdk_sqs::error::SdkError<SendMessageBatchError>>),
+    /// SQS took the call but refused entries; it reports them as codes, not as an error type.
+    #[error("entries refused: {0}")]
+    Refused(String),
+    #[error("building the request")]
+    Build(#[source] aws_sdk_sqs::error::BuildError),
 }
 
 /// Sends dead letters to one SQS queue in batches, with retries. Cheap to clone (the client is shared).
@@ -124,7 +138,7 @@ impl SqsDeadLetters {
 
     async fn send_chunk(&self, bodies: &[String]) -> Result<(), DeadLetterError> {
         let mut pending: Vec<usize> = (0..bodies.len()).collect();
-        let mut last_error = String::new();
+        let mut last_error = SqsSendError::Refused("not attempted".into());
         for attempt in 1..=self.attempts {
             if attempt > 1 {
                 tokio::time::sleep(self.base_delay.saturating_mul(1 << (attempt - 2).min(10))).await;
@@ -133,7 +147,7 @@ impl SqsDeadLetters {
                 .iter()
                 .map(|&i| SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(&bodies[i]).build())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| DeadLetterError::Sqs { attempts: attempt, message: e.to_string() })?;
+                .map_err(|e| DeadLetterError::Sqs { attempts: attempt, source: SqsSendError::Build(e) })?;
             let sent =
                 self.client.send_message_batch().queue_url(&self.queue_url).set_entries(Some(entries)).send().await;
             match sent {
@@ -142,11 +156,13 @@ impl SqsDeadLetters {
                     if failed.is_empty() {
                         return Ok(());
                     }
-                    last_error = failed
-                        .iter()
-                        .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or("")))
-                        .collect::<Vec<_>>()
-                        .join("; ");
+                    last_error = SqsSendError::Refused(
+                        failed
+                            .iter()
+                            .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or("")))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    );
                     pending = failed
                         .iter()
                         .filter_map(|f| f.id().parse::<usize>().ok())
@@ -157,11 +173,11 @@ impl SqsDeadLetters {
                         pending = (0..bodies.len()).collect();
                     }
                 }
-                Err(e) => last_error = DisplayErrorContext(&e).to_string(),
+                Err(e) => last_error = SqsSendError::Call(Box::new(e)),
             }
-            tracing::warn!(attempt, pending = pending.len(), error = %last_error, "dead-letter queue send incomplete");
+            tracing::warn!(attempt, pending = pending.len(), error = %ErrorChain(&last_error), "dead-letter queue send incomplete");
         }
-        Err(DeadLetterError::Sqs { attempts: self.attempts, message: last_error })
+        Err(DeadLetterError::Sqs { attempts: self.attempts, source: last_error })
     }
 }
 

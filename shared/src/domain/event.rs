@@ -121,8 +121,8 @@ impl FlightEvent {
 
     /// The canonical JSON kept in history: known fields only, times in RFC 3339 UTC.
     pub fn to_canonical_json(&self) -> String {
-        // Serializing a struct of plain fields cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(self)
+            .expect("plain fields with string keys always serialize (non-finite floats become null)")
     }
 }
 

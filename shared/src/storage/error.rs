@@ -4,25 +4,39 @@
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or went away (network, pool timeout, shutdown): retry later.
-    #[error("database unavailable: {0}")]
+    #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
     /// A statement failed for another reason.
-    #[error("database error: {0}")]
+    #[error("database error")]
     Query(#[source] sqlx::Error),
-    #[error("schema migration failed: {0}")]
+    #[error("schema migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// The configuration cannot work (bad URL, unreadable CA bundle, missing settings).
-    #[error("database configuration: {0}")]
-    Config(String),
+    #[error("database configuration: {message}")]
+    Config {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// An RDS IAM auth token could not be made (no credentials, no region).
-    #[error("RDS IAM auth token: {0}")]
-    Token(String),
+    #[error("RDS IAM auth token")]
+    Token(#[source] crate::rds_iam::TokenError),
     /// Stored data that cannot be read back (should never happen; reported, never panicked on).
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }
 
 impl StoreError {
+    /// A configuration that cannot work, for the reason `message` and the error that showed it.
+    pub fn config(message: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Config { message: message.into(), source: Some(source.into()) }
+    }
+
+    /// A configuration that cannot work, with no error behind it.
+    pub fn config_message(message: impl Into<String>) -> Self {
+        Self::Config { message: message.into(), source: None }
+    }
+
     /// Whether the same call may succeed later without any change (the event source mapping retries).
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Unavailable(_) | Self::Token(_)) || matches!(self, Self::Query(e) if is_transient(e))

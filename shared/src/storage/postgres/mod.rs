@@ -47,7 +47,7 @@ impl PgStore {
         let options = match &config.target {
             DbTarget::Url(url) => {
                 let options = PgConnectOptions::from_str(url)
-                    .map_err(|e| StoreError::Config(format!("DATABASE_URL is not a usable PostgreSQL URL: {e}")))?;
+                    .map_err(|e| StoreError::config("DATABASE_URL is not a usable PostgreSQL URL", e))?;
                 with_tls(options, config)?
             }
             DbTarget::RdsIam { host, port, user, region, .. } => {
@@ -62,7 +62,7 @@ impl PgStore {
     /// RDS IAM auth with an explicit token source and clock (tests age tokens with a manual clock).
     pub(crate) async fn connect_iam(config: &DbConfig, tokens: TokenSource, clock: Clock) -> Result<Self, StoreError> {
         let DbTarget::RdsIam { host, port, database, user, .. } = &config.target else {
-            return Err(StoreError::Config("IAM auth needs DB_HOST/DB_NAME/DB_USER".into()));
+            return Err(StoreError::config_message("IAM auth needs DB_HOST/DB_NAME/DB_USER"));
         };
         // Without pgpass: the password is always the token, never a file on the machine.
         let base = PgConnectOptions::new_without_pgpass().host(host).port(*port).database(database).username(user);
@@ -128,8 +128,8 @@ impl PgStore {
 
 fn token_error(e: TokenError) -> StoreError {
     match e {
-        TokenError::NoRegion => StoreError::Config(e.to_string()),
-        other => StoreError::Token(other.to_string()),
+        TokenError::NoRegion => StoreError::config("RDS IAM auth", e),
+        other => StoreError::Token(other),
     }
 }
 
@@ -146,8 +146,7 @@ fn with_tls(mut options: PgConnectOptions, config: &DbConfig) -> Result<PgConnec
         });
     }
     if let Some(path) = &config.ca_bundle {
-        let pem =
-            std::fs::read(path).map_err(|e| StoreError::Config(format!("DB_CA_BUNDLE {}: {e}", path.display())))?;
+        let pem = std::fs::read(path).map_err(|e| StoreError::config(format!("DB_CA_BUNDLE {}", path.display()), e))?;
         options = options.ssl_root_cert_from_pem(pem);
     }
     Ok(options)

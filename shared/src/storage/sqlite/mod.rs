@@ -29,11 +29,11 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub(crate) async fn connect(config: &DbConfig) -> Result<Self, StoreError> {
         let DbTarget::Url(url) = &config.target else {
-            return Err(StoreError::Config("SQLite needs a sqlite:// DATABASE_URL".into()));
+            return Err(StoreError::config_message("SQLite needs a sqlite:// DATABASE_URL"));
         };
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Config(format!("DATABASE_URL is not a usable SQLite URL: {e}")))?
+            .map_err(|e| StoreError::config("DATABASE_URL is not a usable SQLite URL", e))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -43,7 +43,7 @@ impl SqliteStore {
             // SQLite creates the file but not its directory; a first run should just work.
             if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
-                    .map_err(|e| StoreError::Config(format!("creating {}: {e}", dir.display())))?;
+                    .map_err(|e| StoreError::config(format!("creating {}", dir.display()), e))?;
             }
         }
         let mut pool = SqlitePoolOptions::new()
