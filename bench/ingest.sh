@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # EMF metric lines from the handler go to stdout as they would in Lambda; keep the report readable.
-cargo run --quiet --profile bench-release -p contrail-ingest --features bench --bin ingest-bench -- "$@" \
+cargo bench --quiet --profile bench-release -p contrail-ingest --bench ingest -- "$@" \
   | grep -v '"_aws"'

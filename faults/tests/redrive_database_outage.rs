@@ -251,7 +251,11 @@ async fn a_database_lost_mid_queue_redrive_keeps_every_unstored_message_and_the_
     assert!(first.replayed < LETTERS as u64, "the held flight cannot have been stored");
     assert_eq!(first.replayed + first.still_failing.len() as u64, LETTERS as u64);
     assert_eq!(first.stored, first.replayed, "each replayed letter stored one new event");
-    assert!(first.still_failing.iter().all(|f| f.reason == "store_unavailable"), "{:?}", first.still_failing);
+    assert!(
+        first.still_failing.iter().all(|f| f.reason == contrail_redrive::report::FailReason::StoreUnavailable),
+        "{:?}",
+        first.still_failing
+    );
 
     db.server.start_again().unwrap();
     let stored: BTreeSet<String> = stored_events(&db).await.into_iter().map(|(id, _)| id).collect();

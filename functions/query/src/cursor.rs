@@ -4,11 +4,10 @@
 //! Layout before base64url (no padding): version (1 byte) | query fingerprint (8) | time in µs, big
 //! endian (8) | id (UTF-8) | HMAC-SHA256 tag over all of that, truncated to 16 bytes.
 
+use aws_lc_rs::{constant_time, digest, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
 
 use contrail_shared::storage::Keyset;
 
@@ -39,15 +38,16 @@ impl CursorKey {
 
     /// A random key: cursors then only work within this process (a local run without a configured secret).
     pub fn random() -> Self {
-        use rand::Rng as _;
+        use aws_lc_rs::rand::SecureRandom as _;
         let mut key = vec![0u8; 32];
-        rand::rng().fill(&mut key[..]);
+        // The system generator failing is a broken host; a zero key would still sign, only guessably.
+        aws_lc_rs::rand::SystemRandom::new().fill(&mut key).expect("the system random generator works");
         Self(key)
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length, so this cannot fail.
-        <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+    /// HMAC-SHA256 of `message` under this key (any key length works).
+    fn tag(&self, message: &[u8]) -> hmac::Tag {
+        hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &self.0), message)
     }
 
     /// Encodes the position after `last`, for the query described by `scope`.
@@ -57,10 +57,8 @@ impl CursorKey {
         bytes.extend_from_slice(&fingerprint(scope));
         bytes.extend_from_slice(&last.time.timestamp_micros().to_be_bytes());
         bytes.extend_from_slice(last.id.as_bytes());
-        let mut mac = self.mac();
-        mac.update(&bytes);
-        let tag = mac.finalize().into_bytes();
-        bytes.extend_from_slice(&tag[..TAG_LEN]);
+        let tag = self.tag(&bytes);
+        bytes.extend_from_slice(&tag.as_ref()[..TAG_LEN]);
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
@@ -75,9 +73,8 @@ impl CursorKey {
             return Err(malformed());
         }
         let (signed, tag) = bytes.split_at(bytes.len() - TAG_LEN);
-        let mut mac = self.mac();
-        mac.update(signed);
-        mac.verify_truncated_left(tag).map_err(|_| malformed())?;
+        // The tag is truncated, so compare its prefix, in constant time.
+        constant_time::verify_slices_are_equal(&self.tag(signed).as_ref()[..TAG_LEN], tag).map_err(|_| malformed())?;
         if signed[1..1 + FINGERPRINT_LEN] != fingerprint(scope) {
             return Err(ApiError::invalid_cursor(
                 "cursor belongs to another route or other filters; repeat the query that issued it",
@@ -92,9 +89,9 @@ impl CursorKey {
 }
 
 fn fingerprint(scope: &str) -> [u8; FINGERPRINT_LEN] {
-    let digest = Sha256::digest(scope.as_bytes());
+    let digest = digest::digest(&digest::SHA256, scope.as_bytes());
     let mut out = [0u8; FINGERPRINT_LEN];
-    out.copy_from_slice(&digest[..FINGERPRINT_LEN]);
+    out.copy_from_slice(&digest.as_ref()[..FINGERPRINT_LEN]);
     out
 }
 

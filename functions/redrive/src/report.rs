@@ -23,17 +23,18 @@ pub struct RedriveReport {
 pub struct StillFailing {
     /// SQS message id, S3 object key, or local dead-letter row id.
     pub id: String,
-    pub reason: String,
+    /// Serialized as its stable code (`unrecognized`, `store_unavailable`, the codec's `invalid_json`, ...).
+    pub reason: FailReason,
     pub detail: String,
 }
 
-/// Why an item could not be replayed: the stable `reason` codes of the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why an item could not be replayed: the stable `reason` codes of the report (serde writes the same
+/// codes as [`FailReason::as_str`], which a test holds it to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FailReason {
     /// Neither a `contrail.dead-letter/v1` message nor an event source mapping failure record.
     Unrecognized,
-    /// The record still fails validation (the codec's code: `schema_violation`, ...).
-    Rejected(RejectReason),
     /// The dead letter's value was too large to travel; the record must be replayed from Kafka.
     ValueOmitted,
     /// A failure record without the batch (`MaximumPayloadSizeExceeded`): only offsets are known.
@@ -45,6 +46,9 @@ pub enum FailReason {
     ReadFailed,
     DeleteFailed,
     MoveFailed,
+    /// The record still fails validation (the codec's code: `schema_violation`, ...).
+    #[serde(untagged)]
+    Rejected(RejectReason),
 }
 
 impl FailReason {
@@ -147,11 +151,7 @@ impl RedriveReport {
     }
 
     fn fail(&mut self, id: &str, f: &Failure) {
-        self.still_failing.push(StillFailing {
-            id: id.to_owned(),
-            reason: f.reason.as_str().to_owned(),
-            detail: f.detail.clone(),
-        });
+        self.still_failing.push(StillFailing { id: id.to_owned(), reason: f.reason, detail: f.detail.clone() });
     }
 }
 
@@ -209,7 +209,29 @@ mod tests {
         r.record("m1", &Outcome::Replayed(Counts { records: 1, stored: 1, ..Counts::default() }));
         r.replayed_but_left("m1", &Failure::new(FailReason::DeleteFailed, "throttled"));
         assert_eq!((r.examined, r.replayed, r.stored), (1, 0, 1));
-        assert_eq!(r.still_failing[0].reason, "delete_failed");
+        assert_eq!(r.still_failing[0].reason, FailReason::DeleteFailed);
+    }
+
+    #[test]
+    fn every_reason_serializes_as_its_code_and_reads_back() {
+        let reasons = [
+            FailReason::Unrecognized,
+            FailReason::ValueOmitted,
+            FailReason::PayloadMissing,
+            FailReason::StoreUnavailable,
+            FailReason::StoreError,
+            FailReason::DeadLetterFailed,
+            FailReason::ReadFailed,
+            FailReason::DeleteFailed,
+            FailReason::MoveFailed,
+            FailReason::Rejected(RejectReason::InvalidJson),
+            FailReason::Rejected(RejectReason::ConflictingDuplicate),
+        ];
+        for reason in reasons {
+            let json = serde_json::to_value(reason).unwrap();
+            assert_eq!(json, reason.as_str(), "{reason:?}");
+            assert_eq!(serde_json::from_value::<FailReason>(json).unwrap(), reason);
+        }
     }
 
     #[test]

@@ -5,13 +5,20 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest as _, Sha256};
 
 use crate::domain::{FlightId, Snapshot};
 
 /// SHA-256 of a snapshot's canonical content, kept with the event: a redelivery is recognised by comparing
 /// 32 bytes, only for ids already stored, so new events pay one hash and nothing else.
 pub type Digest = [u8; 32];
+
+/// SHA-256 through the one cryptography library every binary already has (aws-lc, under rustls).
+fn sha256(bytes: &[u8]) -> Digest {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
 
 /// A batch's distinct events and its repeated ids.
 pub(crate) struct Distinct<'a> {
@@ -45,7 +52,7 @@ pub(crate) fn payload_and_digest(s: &Snapshot) -> (Option<String>, Digest) {
     match s {
         Snapshot::Event(e) => {
             let payload = e.to_canonical_json();
-            let digest = Sha256::digest(payload.as_bytes()).into();
+            let digest = sha256(payload.as_bytes());
             (Some(payload), digest)
         }
         Snapshot::Removal(_) => (None, content_digest(s)),
@@ -56,10 +63,10 @@ pub(crate) fn payload_and_digest(s: &Snapshot) -> (Option<String>, Digest) {
 /// JSON, or for a removal of its flight and removal time.
 pub fn content_digest(s: &Snapshot) -> Digest {
     match s {
-        Snapshot::Event(e) => Sha256::digest(e.to_canonical_json().as_bytes()).into(),
+        Snapshot::Event(e) => sha256(e.to_canonical_json().as_bytes()),
         Snapshot::Removal(r) => {
             let text = format!("removal\n{}\n{}", r.flight_id.as_str(), r.event_time.timestamp_micros());
-            Sha256::digest(text.as_bytes()).into()
+            sha256(text.as_bytes())
         }
     }
 }

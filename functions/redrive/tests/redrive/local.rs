@@ -24,7 +24,7 @@ async fn the_local_redrive_replays_the_dead_letter_table(store: Store) {
     let report = redrive_local(&store, false, 100).await.unwrap();
     assert_eq!((report.examined, report.replayed, report.stored, report.duplicates), (3, 2, 2, 0));
     assert_eq!(report.still_failing.len(), 1);
-    assert_eq!(report.still_failing[0].reason, "invalid_json");
+    assert_eq!(report.still_failing[0].reason.as_str(), "invalid_json");
     let left = list_local(&store, 100).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].letter.offset, 2);

@@ -1,4 +1,5 @@
-//! The ingest benchmark (run it with `bash bench/ingest.sh`).
+//! The ingest benchmark (run it with `bash bench/ingest.sh`); a `cargo bench` target, so nothing of it is
+//! in the function's binary or its dependencies.
 //!
 //! 1. 200,000 flight events in 10,000-record MSK batches through `ingest` (the handler's code path,
 //!    dead letters to the store table) into an empty local PostgreSQL: records/s.
@@ -28,34 +29,38 @@ const CARRIERS: [&str; 8] = ["UA", "AA", "DL", "WN", "B6", "AS", "NK", "F9"];
 const AIRPORTS: [&str; 12] = ["EWR", "JFK", "LGA", "SFO", "LAX", "ORD", "ATL", "DFW", "DEN", "SEA", "BOS", "MIA"];
 const STATUSES: [&str; 7] = ["scheduled", "delayed", "boarding", "departed", "airborne", "landed", "arrived"];
 
+/// `bash bench/ingest.sh [--events N] [--batch N] [--preload N]`.
+#[derive(clap::Parser)]
 struct Options {
+    /// Events of the measured feed.
+    #[arg(long, default_value = "200000", value_parser = count)]
     events: usize,
+    /// Records per MSK batch.
+    #[arg(long, default_value = "10000", value_parser = count)]
     batch: usize,
+    /// Events already in history for the growth run (0 skips it).
+    #[arg(long, default_value = "5000000", value_parser = count)]
     preload: usize,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+    /// The peak-RSS child: `--rss-child URL FILE` ingests one batch file and reports its RSS.
+    #[arg(long, num_args = 2, value_names = ["URL", "FILE"], hide = true)]
+    rss_child: Option<Vec<String>>,
 }
 
-fn options() -> Result<Options> {
-    let mut o = Options { events: 200_000, batch: 10_000, preload: 5_000_000 };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || -> Result<usize> { Ok(args.next().context("missing value")?.replace('_', "").parse()?) };
-        match a.as_str() {
-            "--events" => o.events = value()?,
-            "--batch" => o.batch = value()?,
-            "--preload" => o.preload = value()?,
-            other => bail!("unknown argument {other} (use --events N --batch N --preload N)"),
-        }
-    }
-    Ok(o)
+/// A count, `_` allowed as a digit separator (`5_000_000`).
+fn count(raw: &str) -> Result<usize, std::num::ParseIntError> {
+    raw.replace('_', "").parse()
 }
 
 fn main() -> Result<()> {
+    let options = <Options as clap::Parser>::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("rss-child") {
-        return rt.block_on(rss_child(&args[2], &args[3]));
+    if let Some([url, file]) = options.rss_child.as_deref() {
+        return rt.block_on(rss_child(url, file));
     }
-    rt.block_on(run(options()?))
+    rt.block_on(run(options))
 }
 
 /// One generated flight event, keyed and valued as the producer would send it.
@@ -172,7 +177,6 @@ async fn redeliver_all(state: &State, events: &[MskEvent]) -> Result<Run> {
 /// (the canonical JSON of every event, SHA-256 of those same strings made beforehand). The JSON is made for
 /// the history row anyway, so the hash is the digest's own cost. Each is timed on a second pass, warm.
 fn digest_cost(events: &[MskEvent]) -> (f64, f64) {
-    use sha2::Digest as _;
     let snapshots: Vec<Snapshot> =
         events.iter().flat_map(|e| decode_batch(e, &TimeBounds::UNBOUNDED, Utc::now()).snapshots).collect();
     let canonical = || -> Vec<String> {
@@ -187,7 +191,7 @@ fn digest_cost(events: &[MskEvent]) -> (f64, f64) {
     let json = started.elapsed().as_secs_f64();
     let hash_all = || {
         for p in &payloads {
-            std::hint::black_box(sha2::Sha256::digest(p.as_bytes()));
+            std::hint::black_box(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, p.as_bytes()));
         }
     };
     hash_all();
@@ -460,7 +464,7 @@ async fn measure_rss(batch: &MskEvent) -> Result<(u64, u64, usize)> {
     let file = tempfile::NamedTempFile::new()?;
     std::fs::write(file.path(), &json)?;
     let out =
-        std::process::Command::new(std::env::current_exe()?).arg("rss-child").arg(&url).arg(file.path()).output()?;
+        std::process::Command::new(std::env::current_exe()?).arg("--rss-child").arg(&url).arg(file.path()).output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let Some(line) = stdout.lines().find(|l| l.starts_with("rss-child ")) else {
         bail!("child failed: {}", String::from_utf8_lossy(&out.stderr));
