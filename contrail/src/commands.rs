@@ -44,6 +44,15 @@ async fn open_migrated(settings: &Settings) -> anyhow::Result<Functions> {
     Ok(functions)
 }
 
+/// Refuses `--kafka` before anything starts when this build has no Kafka client (the `kafka` feature,
+/// on by default, brings librdkafka).
+fn require_kafka(wanted: bool) -> anyhow::Result<()> {
+    if wanted && !cfg!(feature = "kafka") {
+        bail!("--kafka needs contrail built with its `kafka` feature (on by default)");
+    }
+    Ok(())
+}
+
 /// Sets the flag on the first Ctrl-C (or SIGTERM); a second one exits at once.
 fn shutdown_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
@@ -108,6 +117,7 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
+    require_kafka(args.kafka.kafka.is_some())?;
     let settings = Settings::load(args.db.database_url.clone())?;
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -135,28 +145,29 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let batching =
         Batching { batch_size: args.batch.batch_size as usize, window: Duration::from_millis(args.batch.batch_window) };
     let started = Instant::now();
-    let fed = if let Some(brokers) = &args.kafka.kafka {
-        let stats = crate::kafka::consume(
-            &functions,
-            brokers,
-            &args.kafka.topic,
-            &args.kafka.group,
-            batching,
-            shutdown.clone(),
-            |_| {},
-        )
-        .await;
-        match stats {
-            Ok(s) => Some(s.counts),
-            Err(e) => {
-                // Stop serving too: a stack that silently stopped reading is worse than one that exits.
-                return Err(e);
+    let fed = match &args.kafka.kafka {
+        #[cfg(feature = "kafka")]
+        Some(brokers) => {
+            let stats = crate::kafka::consume(
+                &functions,
+                brokers,
+                &args.kafka.topic,
+                &args.kafka.group,
+                batching,
+                shutdown.clone(),
+                |_| {},
+            )
+            .await;
+            match stats {
+                Ok(s) => Some(s.counts),
+                Err(e) => {
+                    // Stop serving too: a stack that silently stopped reading is worse than one that exits.
+                    return Err(e);
+                }
             }
         }
-    } else if args.no_simulate {
-        None
-    } else {
-        Some(simulate(&functions, args.rate, args.seed, batching, shutdown.clone()).await)
+        _ if args.no_simulate => None,
+        _ => Some(simulate(&functions, args.rate, args.seed, batching, shutdown.clone()).await),
     };
     let mut wait = shutdown.clone();
     let _ = wait.wait_for(|s| *s).await;
@@ -301,17 +312,23 @@ fn read_lines(path: &std::path::Path) -> anyhow::Result<Vec<(Option<String>, Str
         if line.trim().is_empty() {
             continue;
         }
-        let key = serde_json::from_str::<serde_json::Value>(&line).ok().as_ref().and_then(flight_id_of);
+        let key = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .as_ref()
+            .and_then(flight_id_of)
+            .map(|id| id.to_string());
         out.push((key, line));
     }
     Ok(out)
 }
 
 async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+    require_kafka(args.kafka.is_some())?;
     let lines = read_lines(&args.file)?;
     let total = lines.len() as u64;
     let batch_size = args.batch_size as usize;
     let mut progress = Progress::new("replay", Some(total));
+    #[cfg(feature = "kafka")]
     if let Some(brokers) = &args.kafka {
         let producer = crate::kafka::producer(brokers, &args.topic).await?;
         for chunk in lines.chunks(batch_size) {

@@ -7,7 +7,8 @@
 //! - [`gateway`]: the API Gateway-like front (TOKEN authorizer with a result cache, proxy events, CORS
 //!   preflights, the web board).
 //! - [`esm`]: the event source mapping: batching, MSK event shape, retry without advancing.
-//! - [`simulator`]: a realistic flight feed; [`kafka`]: a real broker as the source instead.
+//! - [`simulator`]: a realistic flight feed; `kafka` (the default-on `kafka` feature): a real broker as
+//!   the source instead.
 //! - [`progress`]: the progress line of `replay`.
 
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod commands;
 pub mod esm;
 pub mod functions;
 pub mod gateway;
+#[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod progress;
 pub mod settings;

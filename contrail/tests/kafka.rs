@@ -2,6 +2,8 @@
 //! produce with `replay --kafka`, consume with `up --kafka` in a group, commit only after ingest
 //! succeeded, restart and resume without loss or duplication.
 
+#![cfg(feature = "kafka")]
+
 mod common;
 
 use std::time::Duration;

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use contrail_shared::domain::FlightId;
 use serde_json::{Value, json};
 
 use super::SimRecord;
@@ -42,7 +43,8 @@ fn time(t: DateTime<Utc>) -> String {
 
 impl State {
     fn flight_id(&self) -> String {
-        format!("{}{}-{}-{}", self.carrier, self.number, self.date.format("%Y-%m-%d"), self.origin.code)
+        let id = FlightId::from_codes(self.carrier, &self.number, self.date, self.origin.code);
+        id.expect("the simulator draws valid carriers, numbers and airports").to_string()
     }
 
     /// The full snapshot at `at`, kept strictly after the previous one so the life reads in order.

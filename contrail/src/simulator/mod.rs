@@ -14,6 +14,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use contrail_shared::domain::{FlightId, parse_date};
 use serde_json::Value;
 
 pub use rng::Rng;
@@ -178,10 +179,11 @@ impl Simulator {
     }
 }
 
-/// The flight id a flight-event/v1 JSON object describes, if it has the fields to derive one.
-pub fn flight_id_of(event: &Value) -> Option<String> {
+/// The flight id a flight-event/v1 JSON object describes, if it has valid fields to derive one.
+pub fn flight_id_of(event: &Value) -> Option<FlightId> {
     let field = |k: &str| event.get(k).and_then(Value::as_str);
-    Some(format!("{}{}-{}-{}", field("carrier")?, field("number")?, field("date")?, field("origin")?))
+    let date = parse_date(field("date")?).ok()?;
+    FlightId::from_codes(field("carrier")?, field("number")?, date, field("origin")?).ok()
 }
 
 #[cfg(test)]

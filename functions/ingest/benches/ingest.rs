@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use contrail_ingest::{MskEvent, MskRecord, State, decode_batch, ingest};
 use contrail_shared::config::DbConfig;
 use contrail_shared::deadletter::DeadLetterSink;
-use contrail_shared::domain::Snapshot;
+use contrail_shared::domain::{FlightId, Snapshot};
 use contrail_shared::storage::{Store, content_digest};
 use contrail_shared::time_bounds::TimeBounds;
 use sqlx::Connection as _;
@@ -77,7 +77,8 @@ fn flight_event(flight: usize, step: usize, day: DateTime<Utc>, tag: &str) -> (S
     let t = dep - Duration::minutes(600) + Duration::minutes(step as i64 * 55);
     let status = STATUSES[step.min(STATUSES.len() - 1)];
     let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let key = format!("{carrier}{number}-{}-{origin}", date.format("%Y-%m-%d"));
+    let key =
+        FlightId::from_codes(carrier, &number.to_string(), date.date_naive(), origin).expect("valid codes").to_string();
     let actual =
         if step >= 3 { format!(r#","actual_departure":"{}""#, f(dep + Duration::minutes(4))) } else { String::new() };
     let value = format!(

@@ -131,6 +131,11 @@ impl FlightId {
         Self(format!("{carrier}{number}-{}-{origin}", date.format("%Y-%m-%d")))
     }
 
+    /// Derives the id from its parts given as text, each validated as its code.
+    pub fn from_codes(carrier: &str, number: &str, date: NaiveDate, origin: &str) -> Result<Self, InvalidCode> {
+        Ok(Self::new(&Carrier::parse(carrier)?, &FlightNumber::parse(number)?, date, &Airport::parse(origin)?))
+    }
+
     /// Parses a flight id given as text (a Kafka key, a URL segment).
     pub fn parse(s: &str) -> Result<Self, InvalidCode> {
         const RULE: InvalidCode = InvalidCode("must be {carrier}{number}-{YYYY-MM-DD}-{origin}");
