@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use contrail_ingest::{MskEvent, MskRecord, State, ingest};
 use contrail_shared::config::DbConfig;
-use contrail_shared::deadletter::DeadLetterSink;
 use contrail_shared::domain::FlightId;
+use contrail_shared::sink::DeadLetterSink;
 use contrail_shared::storage::Store;
 use contrail_testkit::flight::FlightEvent;
 use contrail_testkit::postgres::PgServer;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use contrail_ingest::{MskEvent, MskRecord, State, ingest_at};
 use contrail_shared::codec::RejectReason;
 use contrail_shared::config::DbConfig;
-use contrail_shared::deadletter::DeadLetterSink;
+use contrail_shared::sink::DeadLetterSink;
 use contrail_shared::storage::Store;
 use contrail_shared::time_bounds::TimeLimits;
 use serde_json::json;

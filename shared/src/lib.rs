@@ -3,7 +3,8 @@
 //!
 //! - [`domain`]: validated codes (carrier, flight number, airport, flight id) and the flight event.
 //! - [`codec`]: a Kafka record (base64 key and value) to a snapshot, or a reasoned rejection.
-//! - [`deadletter`]: the dead-letter format and its sinks (SQS, the store's table).
+//! - [`deadletter`]: the dead-letter format (`contrail.dead-letter/v1`).
+//! - [`sink`]: where dead letters go (SQS, the store's table), above the format and the store.
 //! - [`storage`]: the store, one interface over PostgreSQL and SQLite.
 //! - [`auth`]: bearer-token verification (JWKS or shared secret), scope rules, token minting.
 //! - [`rds_iam`]: RDS IAM database authentication tokens.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod deadletter;
 pub mod domain;
 pub mod rds_iam;
+pub mod sink;
 pub mod storage;
 pub mod telemetry;
 pub mod time_bounds;

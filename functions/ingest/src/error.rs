@@ -2,7 +2,7 @@
 //! will succeed later (the mapping retries it as it is); a non-retryable one needs a fix first.
 
 use contrail_shared::config::ConfigError;
-use contrail_shared::deadletter::DeadLetterError;
+use contrail_shared::sink::DeadLetterError;
 use contrail_shared::storage::StoreError;
 
 /// Why an invocation failed. Nothing of the batch is committed when the database write fails, and a
@@ -76,7 +76,7 @@ mod tests {
     fn a_failed_queue_send_is_retryable() {
         let e = IngestError::from(DeadLetterError::Sqs {
             attempts: 3,
-            source: contrail_shared::deadletter::SqsSendError::Refused("throttled".into()),
+            source: contrail_shared::sink::SqsSendError::Refused("throttled".into()),
         });
         assert!(e.is_retryable());
         assert_eq!(e.error_type(), "Retryable.DeadLetterQueueUnavailable");

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use contrail_shared::config::{ConfigError, DbConfig, Env};
-use contrail_shared::deadletter::{DeadLetterSink, DlqSettings, SqsDeadLetters};
+use contrail_shared::sink::{DeadLetterSink, DlqSettings, SqsDeadLetters};
 use contrail_shared::storage::Store;
 use contrail_shared::telemetry::{ErrorChain, LogSettings};
 use contrail_shared::time_bounds::{DEFAULT_MAX_FUTURE_SKEW_SECONDS, TimeLimits, retention_cutoff};

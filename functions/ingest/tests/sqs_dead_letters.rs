@@ -11,7 +11,8 @@ use chrono::Utc;
 use common::{event, sample};
 use contrail_ingest::{MskRecord, State, ingest};
 use contrail_shared::codec::{RawRecord, RejectReason, Rejection};
-use contrail_shared::deadletter::{DeadLetter, DeadLetterError, DeadLetterSink, SqsDeadLetters, SqsSendError};
+use contrail_shared::deadletter::DeadLetter;
+use contrail_shared::sink::{DeadLetterError, DeadLetterSink, SqsDeadLetters, SqsSendError};
 use contrail_testkit::moto::MotoServer;
 
 fn client(moto: &MotoServer) -> Client {

@@ -25,7 +25,7 @@ pub mod s3;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use contrail_shared::config::{ConfigError, DbConfig, Env};
-use contrail_shared::deadletter::{DeadLetterSink, DlqSettings, SqsDeadLetters};
+use contrail_shared::sink::{DeadLetterSink, DlqSettings, SqsDeadLetters};
 use contrail_shared::storage::Store;
 use contrail_shared::telemetry::{LogSettings, Metrics, Unit};
 use serde_json::Value;

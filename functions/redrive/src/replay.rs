@@ -5,7 +5,8 @@ use chrono::Utc;
 use contrail_ingest::decode_batch;
 use contrail_ingest::msk::MskEvent;
 use contrail_shared::codec::{RejectReason, decode_record};
-use contrail_shared::deadletter::{DeadLetter, DeadLetterError, DeadLetterSink};
+use contrail_shared::deadletter::DeadLetter;
+use contrail_shared::sink::{DeadLetterError, DeadLetterSink};
 use contrail_shared::storage::Store;
 use contrail_shared::time_bounds::TimeBounds;
 

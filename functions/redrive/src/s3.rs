@@ -2,7 +2,7 @@
 //! failed batch; a replayed object moves under `replayed/`, one that still fails stays where it is.
 
 use aws_sdk_s3::error::DisplayErrorContext;
-use contrail_shared::deadletter::DeadLetterSink;
+use contrail_shared::sink::DeadLetterSink;
 use contrail_shared::storage::Store;
 
 use crate::error::RedriveError;

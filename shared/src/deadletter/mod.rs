@@ -3,15 +3,10 @@
 //! The JSON form ([`DeadLetter`], kind `contrail.dead-letter/v1`) is a public contract: it is the body of
 //! every SQS DLQ message and the row of the local dead-letter table, and the redrive function reads it.
 
-mod sqs;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{RawRecord, RejectReason, Rejection};
-use crate::storage::{Store, StoreError};
-
-pub use sqs::{DEFAULT_MAX_MESSAGE_BYTES, DlqSettings, MAX_BATCH_ENTRIES, SqsDeadLetters, SqsSendError};
 
 /// The `kind` tag of a dead-letter message.
 pub const DEAD_LETTER_KIND: &str = "contrail.dead-letter/v1";
@@ -81,38 +76,5 @@ impl DeadLetter {
     /// The JSON message body.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a dead letter of strings and numbers always serializes")
-    }
-}
-
-/// Failure to hand dead letters over; the invocation must fail so nothing is lost.
-#[derive(Debug, thiserror::Error)]
-pub enum DeadLetterError {
-    #[error("dead-letter queue send failed after {attempts} attempts")]
-    Sqs {
-        attempts: u32,
-        #[source]
-        source: SqsSendError,
-    },
-    #[error("dead-letter table write failed")]
-    Store(#[from] StoreError),
-}
-
-/// Where dead letters go: SQS in AWS, the store's own table when running locally.
-#[derive(Clone)]
-pub enum DeadLetterSink {
-    Sqs(SqsDeadLetters),
-    Store(Store),
-}
-
-impl DeadLetterSink {
-    /// Hands every letter over or fails; letters are idempotent on their coordinates downstream.
-    pub async fn send(&self, letters: &[DeadLetter]) -> Result<(), DeadLetterError> {
-        if letters.is_empty() {
-            return Ok(());
-        }
-        match self {
-            Self::Sqs(q) => q.send(letters).await,
-            Self::Store(s) => s.put_dead_letters(letters).await.map(|_| ()).map_err(DeadLetterError::from),
-        }
     }
 }

@@ -6,7 +6,7 @@ pub mod sample;
 use chrono::{DateTime, Utc};
 use contrail_ingest::{MskEvent, MskRecord, State};
 use contrail_shared::config::DbConfig;
-use contrail_shared::deadletter::DeadLetterSink;
+use contrail_shared::sink::DeadLetterSink;
 use contrail_shared::storage::Store;
 use serde_json::{Value, json};
 

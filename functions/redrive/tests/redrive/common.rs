@@ -5,8 +5,9 @@ use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use contrail_redrive::{DeadLetterQueue, FailureBucket, State};
 use contrail_shared::codec::{RawRecord, RejectReason, Rejection, encode_base64};
 use contrail_shared::config::DbConfig;
-use contrail_shared::deadletter::{DeadLetter, DeadLetterSink};
+use contrail_shared::deadletter::DeadLetter;
 use contrail_shared::domain::FlightId;
+use contrail_shared::sink::DeadLetterSink;
 use contrail_shared::storage::Store;
 use contrail_testkit::moto::MotoServer;
 

@@ -170,7 +170,7 @@ async fn a_database_that_is_down_leaves_every_message_in_the_queue() {
 #[tokio::test]
 async fn a_source_that_is_not_configured_or_an_unknown_event_fails_the_invocation() {
     let (store, _dir) = common::sqlite().await;
-    let state = contrail_redrive::State::new(store.clone(), contrail_shared::deadletter::DeadLetterSink::Store(store));
+    let state = contrail_redrive::State::new(store.clone(), contrail_shared::sink::DeadLetterSink::Store(store));
     let err = handle(&state, json!({"source": "s3"})).await.unwrap_err();
     assert_eq!(err.error_type(), "NonRetryable.Configuration");
     let err = handle(&state, json!({"source": "dlq"})).await.unwrap_err();

@@ -2,7 +2,7 @@
 
 use contrail_redrive::{DeadLetterQueue, State, handle};
 use contrail_shared::codec::RejectReason;
-use contrail_shared::deadletter::{DeadLetterSink, SqsDeadLetters};
+use contrail_shared::sink::{DeadLetterSink, SqsDeadLetters};
 use contrail_shared::storage::Store;
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! The committed samples in `events/`, run through the handler.
 
 use contrail_redrive::handle;
-use contrail_shared::deadletter::DeadLetterSink;
+use contrail_shared::sink::DeadLetterSink;
 use contrail_testkit::event_file;
 use serde_json::{Value, json};
 

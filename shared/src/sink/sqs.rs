@@ -9,8 +9,9 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchError;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
-use super::{DeadLetter, DeadLetterError};
+use super::DeadLetterError;
 use crate::config::{ConfigError, Env};
+use crate::deadletter::DeadLetter;
 use crate::telemetry::ErrorChain;
 
 /// The SQS limit on one message and on one `SendMessageBatch` call: 1 MiB.
