@@ -1,6 +1,7 @@
 // The page: the board with its cursor pages, the sky map, the delay charts, the detail view with the
 // flight's track, live refresh with ETags, the token, and the messages people see when something
-// goes wrong. What is shown (the selection) lives in state.js.
+// goes wrong. What is shown (the selection) and what the page holds between answers (its pages, the map,
+// live refresh) live in state.js.
 
 import { Api, ApiError } from "./api.js";
 import { $, h } from "./dom.js";
@@ -9,7 +10,7 @@ import { lastEvent, renderFlight, timelineItems } from "./detail.js";
 import { clearStats, renderStats } from "./stats.js";
 import { AIRPORT_ZONES } from "./format.js";
 import { airportName, carrierName, loadNames } from "./names.js";
-import { boardHash, config, readHash, state } from "./state.js";
+import { boardHash, config, readHash, session, state } from "./state.js";
 import { SkyMap, altitudeText } from "./map.js";
 import { altitudeProfile } from "./profile.js";
 import { carrierChart, delayLegend, hourlyChart } from "./charts.js";
@@ -17,19 +18,8 @@ import { carrierChart, delayLegend, hourlyChart } from "./charts.js";
 const TOKEN_KEY = "contrail.token";
 const api = new Api(config.apiBaseUrl);
 
-/** Board pages as loaded: each is the cursor it was asked with and the API's answer. */
-let pages = [];
-/** Bumped on every new selection; answers that come back for an older one are dropped. */
-let generation = 0;
-let loadingMore = false;
-let live = true;
-let timer = null;
-let detailPages = [];
 const seenCarriers = new Set();
 const seenAirports = new Set();
-/** The map (one, moved between the board and the detail view) and the flights in the air it draws. */
-let sky = null;
-let skyRows = [];
 /** At most this many pages of 500 positions are drawn (10,000 flights). */
 const POSITION_PAGES = 20;
 
@@ -296,7 +286,7 @@ function remember(items) {
 function renderRows() {
   const rows = $("#board-rows");
   const focusedId = document.activeElement?.closest?.("tr")?.dataset.flightId;
-  const items = pages.flatMap((p) => p.body.items);
+  const items = session.pages.flatMap((p) => p.body.items);
   const opts = { kind: state.kind, airport: state.airport, tzMode: state.tz, boardDay: null, onOpen: openFlight };
   // Times on another local day than the board's are marked +1d/-1d; in UTC the board day is the date.
   opts.boardDay = state.tz === "utc" || !AIRPORT_ZONES[state.airport] ? state.date : null;
@@ -305,13 +295,13 @@ function renderRows() {
   remember(items);
   syncCarrierOptions();
 
-  const last = pages[pages.length - 1];
+  const last = session.pages[session.pages.length - 1];
   const more = Boolean(last?.body.next_cursor);
   $("#load-more").hidden = !more;
   $("#page-state").textContent = items.length
     ? `${items.length} flight${items.length === 1 ? "" : "s"} shown${more ? "; more to load" : ""}.`
     : "";
-  if (items.length === 0 && pages.length) {
+  if (items.length === 0 && session.pages.length) {
     const filtered = state.carrier || state.status;
     showEmpty(`No ${state.kind} ${state.kind === "departures" ? "from" : "to"} ${state.airport} on ${state.date}` +
       `${filtered ? " match these filters" : ""}.`, filtered);
@@ -338,8 +328,8 @@ function showEmpty(text, offerClear) {
 }
 
 async function loadBoard() {
-  const mine = ++generation;
-  pages = [];
+  const mine = ++session.generation;
+  session.pages = [];
   $("#board-rows").replaceChildren();
   $("#load-more").hidden = true;
   $("#empty").hidden = true;
@@ -354,20 +344,20 @@ async function loadBoard() {
     api.get("/stats", delayParams("hour")),
     api.get("/stats", delayParams("carrier")),
   ]);
-  if (mine !== generation) return;
+  if (mine !== session.generation) return;
   setBusy(false);
   const failed = [board, stats, hourly, carriers].find((r) => r.status === "rejected");
   if (failed) showError(failed.reason);
   else clearNotice();
   if (board.status === "fulfilled") {
-    pages = [{ cursor: null, body: board.value.body }];
+    session.pages = [{ cursor: null, body: board.value.body }];
     renderRows();
   }
   if (stats.status === "fulfilled") renderStats(stats.value.body, statsScope());
   if (hourly.status === "fulfilled") renderHourly(hourly.value.body);
   if (carriers.status === "fulfilled") renderCarriers(carriers.value.body);
   refreshSky().catch((err) => {
-    if (mine === generation) showError(err);
+    if (mine === session.generation) showError(err);
   });
   if (!failed) markChecked(true);
 }
@@ -420,7 +410,7 @@ async function fetchPositions() {
     cursor = r.body.next_cursor;
     if (!cursor) break;
   }
-  return { rows, changed: changed || rows.length !== skyRows.length, more: Boolean(cursor) };
+  return { rows, changed: changed || rows.length !== session.skyRows.length, more: Boolean(cursor) };
 }
 
 /** Reloads the flights in the air and redraws the map when they changed. */
@@ -428,17 +418,17 @@ async function refreshSky() {
   try {
     const { rows, changed, more } = await fetchPositions();
     if (!changed) return false;
-    skyRows = rows;
-    sky.setFlights(rows);
+    session.skyRows = rows;
+    session.sky.setFlights(rows);
     const highest = rows.reduce((m, r) => Math.max(m, r.altitude_ft ?? 0), 0);
-    sky.say(rows.length
+    session.sky.say(rows.length
       ? `${rows.length.toLocaleString("en-US")} flight${rows.length === 1 ? "" : "s"} in the air` +
         `${more ? ` (the first ${rows.length.toLocaleString("en-US")})` : ""}; the highest at ${altitudeText(highest)}.`
       : "No flights are in the air right now.");
     return true;
   } catch (err) {
     if (err instanceof ApiError && err.kind === "not_found") {
-      sky.say("This API has no /positions route, so the map cannot show the flights in the air.");
+      session.sky.say("This API has no /positions route, so the map cannot show the flights in the air.");
       return false;
     }
     throw err;
@@ -451,22 +441,22 @@ function placeMap(slot) {
 }
 
 async function loadMore() {
-  const last = pages[pages.length - 1];
-  if (loadingMore || !last?.body.next_cursor) return;
-  loadingMore = true;
-  const mine = generation;
+  const last = session.pages[session.pages.length - 1];
+  if (session.loadingMore || !last?.body.next_cursor) return;
+  session.loadingMore = true;
+  const mine = session.generation;
   const cursor = last.body.next_cursor;
   $("#load-more").disabled = true;
   try {
     const { body } = await api.get(boardPath(), boardParams(cursor));
-    if (mine !== generation) return;
-    pages.push({ cursor, body });
+    if (mine !== session.generation) return;
+    session.pages.push({ cursor, body });
     renderRows();
   } catch (err) {
     showError(err);
     return;
   } finally {
-    loadingMore = false;
+    session.loadingMore = false;
     $("#load-more").disabled = false;
   }
   autoLoad();
@@ -484,35 +474,35 @@ function autoLoad() {
  * and the stats come back 304 the rendered board is left exactly as it is.
  */
 async function refreshBoard() {
-  const mine = generation;
+  const mine = session.generation;
   const fresh = [];
   let changed = false;
   let cursor = null;
-  const count = Math.max(1, pages.length);
+  const count = Math.max(1, session.pages.length);
   for (let i = 0; i < count; i++) {
     const r = await api.get(boardPath(), boardParams(cursor));
-    if (mine !== generation) return;
-    if (r.changed || pages[i]?.cursor !== cursor) changed = true;
+    if (mine !== session.generation) return;
+    if (r.changed || session.pages[i]?.cursor !== cursor) changed = true;
     fresh.push({ cursor, body: r.body });
     cursor = r.body.next_cursor;
     if (!cursor) break;
   }
-  if (fresh.length !== pages.length) changed = true;
+  if (fresh.length !== session.pages.length) changed = true;
   const [stats, hourly, carriers] = await Promise.all([
     api.get("/stats", statsParams()),
     api.get("/stats", delayParams("hour")),
     api.get("/stats", delayParams("carrier")),
   ]);
-  if (mine !== generation) return;
+  if (mine !== session.generation) return;
   if (changed) {
-    pages = fresh;
+    session.pages = fresh;
     renderRows();
   }
   if (stats.changed) renderStats(stats.body, statsScope());
   if (hourly.changed) renderHourly(hourly.body);
   if (carriers.changed) renderCarriers(carriers.body);
   const moved = await refreshSky();
-  if (mine !== generation) return;
+  if (mine !== session.generation) return;
   clearNotice();
   markChecked(changed || stats.changed || hourly.changed || carriers.changed || moved);
 }
@@ -524,7 +514,7 @@ function openFlight(id) {
 }
 
 async function loadDetail({ quiet = false } = {}) {
-  const mine = ++generation;
+  const mine = ++session.generation;
   const id = state.flightId;
   if (!quiet) {
     $("#detail-title").textContent = id;
@@ -536,7 +526,7 @@ async function loadDetail({ quiet = false } = {}) {
   try {
     const path = `/flights/${encodeURIComponent(id)}`;
     const [flight, events] = await Promise.all([api.get(path), api.get(`${path}/events`, { limit: 100 })]);
-    if (mine !== generation) return;
+    if (mine !== session.generation) return;
     clearNotice();
     if (quiet && !flight.changed && !events.changed) {
       markChecked(false);
@@ -547,14 +537,14 @@ async function loadDetail({ quiet = false } = {}) {
     document.title = `${f.carrier} ${f.number} ${f.date} · Contrail`;
     $("#detail-body").replaceChildren(renderFlight(f, state.tz));
     await showTrack(f, mine, quiet);
-    if (mine !== generation) return;
-    detailPages = [events.body];
+    if (mine !== session.generation) return;
+    session.detailPages = [events.body];
     $("#timeline").replaceChildren(...timelineItems(events.body.items, null, f, state.tz));
     $("#history-more").hidden = !events.body.next_cursor;
     $("#history-more").onclick = () => moreHistory(f);
     markChecked(true);
   } catch (err) {
-    if (mine !== generation) return;
+    if (mine !== session.generation) return;
     if (!quiet) $("#detail-body").replaceChildren();
     showError(err);
   }
@@ -580,26 +570,26 @@ async function trackPoints(flightId) {
 
 async function showTrack(flight, mine, keepView) {
   const points = await trackPoints(flight.flight_id);
-  if (mine !== generation) return;
+  if (mine !== session.generation) return;
   $("#sky-title").textContent = `Track of ${flight.carrier} ${flight.number}`;
   const done = ["landed", "arrived"].includes(flight.status);
-  sky.say(points.length
+  session.sky.say(points.length
     ? `${points.length} reported position${points.length === 1 ? "" : "s"}: the solid line is where it flew` +
       `${done ? ", to its landing." : ", the dashed one the great circle still ahead."}`
     : "No position has been reported for this flight yet; the dashed line is its great circle.");
-  sky.showTrack(flight, points, { keepView });
+  session.sky.showTrack(flight, points, { keepView });
   $("#profile").replaceChildren(altitudeProfile(points));
   $("#profile-caption").textContent = `Altitude of ${flight.carrier} ${flight.number} at each reported position`;
 }
 
 async function moreHistory(flight) {
-  const last = detailPages[detailPages.length - 1];
+  const last = session.detailPages[session.detailPages.length - 1];
   if (!last?.next_cursor) return;
   try {
     const { body } = await api.get(`/flights/${encodeURIComponent(flight.flight_id)}/events`,
       { limit: 100, cursor: last.next_cursor });
-    const prev = lastEvent(detailPages.flatMap((p) => p.items), null);
-    detailPages.push(body);
+    const prev = lastEvent(session.detailPages.flatMap((p) => p.items), null);
+    session.detailPages.push(body);
     $("#timeline").append(...timelineItems(body.items, prev, flight, state.tz));
     $("#history-more").hidden = !body.next_cursor;
   } catch (err) {
@@ -612,7 +602,7 @@ async function moreHistory(flight) {
 function markChecked(changed) {
   const t = new Date().toISOString().slice(11, 19);
   const every = `every ${config.refreshSeconds} s`;
-  $("#live-state").textContent = live
+  $("#live-state").textContent = session.live
     ? `Live, ${every}. Checked ${t} UTC${changed ? "" : ": no change"}.`
     : `Paused. Checked ${t} UTC${changed ? "" : ": no change"}.`;
 }
@@ -620,7 +610,7 @@ function markChecked(changed) {
 async function refresh() {
   try {
     if (state.view === "detail") await loadDetail({ quiet: true });
-    else if (pages.length) await refreshBoard();
+    else if (session.pages.length) await refreshBoard();
     else if (state.airport && state.date) await loadBoard();
   } catch (err) {
     showError(err);
@@ -628,10 +618,10 @@ async function refresh() {
 }
 
 function schedule() {
-  clearInterval(timer);
-  timer = null;
-  if (live && config.refreshSeconds > 0) {
-    timer = setInterval(() => {
+  clearInterval(session.timer);
+  session.timer = null;
+  if (session.live && config.refreshSeconds > 0) {
+    session.timer = setInterval(() => {
       if (!document.hidden) refresh();
     }, config.refreshSeconds * 1000);
   }
@@ -640,9 +630,9 @@ function schedule() {
 function bindLive() {
   const toggle = $("#live-toggle");
   toggle.addEventListener("click", () => {
-    live = !live;
-    toggle.setAttribute("aria-pressed", String(live));
-    toggle.textContent = live ? "Pause live refresh" : "Resume live refresh";
+    session.live = !session.live;
+    toggle.setAttribute("aria-pressed", String(session.live));
+    toggle.textContent = session.live ? "Pause live refresh" : "Resume live refresh";
     schedule();
     markChecked(true);
   });
@@ -708,7 +698,7 @@ function route() {
   }
   placeMap("#board-map-slot");
   $("#sky-title").textContent = "In the air now";
-  sky.showSky();
+  session.sky.showSky();
   if (!complete) {
     chooseDefaults();
     return;
@@ -718,7 +708,7 @@ function route() {
 
 async function start() {
   await loadNames();
-  sky = new SkyMap($("#sky"), { onOpen: openFlight });
+  session.sky = new SkyMap($("#sky"), { onOpen: openFlight });
   $("#foot-api").textContent = `API: ${config.apiBaseUrl || "this server (same origin)"}`;
   loadToken();
   bindToken();

@@ -21,6 +21,24 @@ export const state = {
   flightId: "",
 };
 
+/** What the page holds between answers: the views read and change it here, not in variables of their own. */
+export const session = {
+  /** Board pages as loaded: each is the cursor it was asked with and the API's answer. */
+  pages: [],
+  /** Bumped on every new selection; answers that come back for an older one are dropped. */
+  generation: 0,
+  /** A next page is being fetched (the scroll asks once). */
+  loadingMore: false,
+  /** Live refresh is on, and its interval timer while it runs. */
+  live: true,
+  timer: null,
+  /** The detail view's event pages as loaded. */
+  detailPages: [],
+  /** The map (one, moved between the board and the detail view) and the flights in the air it draws. */
+  sky: null,
+  skyRows: [],
+};
+
 export function boardHash() {
   const q = new URLSearchParams();
   q.set("airport", state.airport);

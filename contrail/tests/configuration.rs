@@ -1,7 +1,8 @@
 //! `contrail up` configures each handler with the handler's own reader: every variable a function
 //! documents means the same locally, and the local defaults apply only where a variable is unset.
-
-mod common;
+//!
+//! Its own binary, without the shared helpers: it changes the process environment, which the other
+//! tests' child processes would inherit.
 
 use std::collections::BTreeSet;
 
@@ -9,9 +10,6 @@ use contrail::settings::Settings;
 use contrail_shared::auth::AuthConfig;
 use contrail_shared::config::{DbConfig, Env};
 use contrail_shared::telemetry::LogSettings;
-use serde_json::json;
-
-use common::{Stack, function_variables, workdir};
 
 /// A valid value, different from every default, for each variable a function reads.
 const EVERY_VARIABLE: &[(&str, &str)] = &[
@@ -56,10 +54,18 @@ const EVERY_VARIABLE: &[(&str, &str)] = &[
 #[test]
 fn every_variable_a_function_reads_means_the_same_to_the_local_stack() {
     let table: BTreeSet<&str> = EVERY_VARIABLE.iter().map(|(name, _)| *name).collect();
-    let read: BTreeSet<&str> = function_variables().into_iter().collect();
+    let read: BTreeSet<&str> = [
+        contrail_ingest::environment(),
+        contrail_query::environment(),
+        contrail_authorizer::environment(),
+        contrail_redrive::environment(),
+    ]
+    .concat()
+    .into_iter()
+    .collect();
     assert_eq!(table, read, "this table must give a value to exactly the variables the functions read");
 
-    let dir = workdir();
+    let dir = tempfile::tempdir().expect("a work directory");
     std::env::set_current_dir(dir.path()).expect("entering the work directory");
     for (name, value) in EVERY_VARIABLE {
         // SAFETY: this test binary runs this one test, and no other thread touches the environment.
@@ -103,45 +109,4 @@ fn every_variable_a_function_reads_means_the_same_to_the_local_stack() {
         assert!(dir.path().join(".contrail").join(secret).is_file(), "{secret} generated");
     }
     std::env::set_current_dir(std::env::temp_dir()).expect("leaving the work directory");
-
-    the_two_variables_the_local_stack_once_missed_reach_its_authorizer();
-}
-
-/// `JWT_COGNITO_GROUPS_AS_SCOPES` and `JWKS_TIMEOUT_MS`, through a running `contrail up` and real tokens.
-fn the_two_variables_the_local_stack_once_missed_reach_its_authorizer() {
-    const SECRET: &str = "an-hs256-secret-of-at-least-32-bytes-for-the-test";
-    let now = chrono::Utc::now().timestamp();
-    let claims = json!({
-        "iss": "contrail-local", "aud": "contrail-api", "sub": "crew", "iat": now, "exp": now + 600,
-        "cognito:groups": ["flights:read"],
-    });
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("signing");
-    let env = [("JWT_HS256_SECRET", SECRET), ("JWT_COGNITO_GROUPS_AS_SCOPES", "true")];
-    let dir = workdir();
-    let groups_are_scopes = Stack::start_with_env(dir.path(), &["--no-simulate"], &env);
-    assert_eq!(groups_are_scopes.get("/flights", Some(&token)).0, 200, "the group grants flights:read");
-    drop(groups_are_scopes);
-    let groups_ignored = Stack::start_with_env(dir.path(), &["--no-simulate"], &env[..1]);
-    assert_eq!(groups_ignored.get("/flights", Some(&token)).0, 403, "without the variable a group is no scope");
-    drop(groups_ignored);
-
-    // A JWKS endpoint that accepts the connection and never answers: the authorizer gives up after
-    // JWKS_TIMEOUT_MS and the front answers 500, well before the 2 s default.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a silent JWKS endpoint");
-    let jwks_url = format!("http://{}/jwks.json", silent.local_addr().expect("address"));
-    let env = [("JWKS_URL", jwks_url.as_str()), ("JWKS_TIMEOUT_MS", "100")];
-    let stack = Stack::start_with_env(dir.path(), &["--no-simulate"], &env);
-    // An RS256 header with a key id the authorizer must fetch keys for; the signature is never reached.
-    let header = contrail_shared::codec::encode_base64(br#"{"alg":"RS256","typ":"JWT","kid":"k1"}"#);
-    let header = header.trim_end_matches('=').replace('+', "-").replace('/', "_");
-    let rs256 = format!("{header}.{}", token.split_once('.').expect("a JWT").1);
-    let started = std::time::Instant::now();
-    assert_eq!(stack.get("/flights", Some(&rs256)).0, 500, "keys unavailable: the token was not judged");
-    let waited = started.elapsed();
-    assert!(waited < std::time::Duration::from_millis(1_500), "gave up after {waited:?}, not after 100 ms");
 }

@@ -1,10 +1,8 @@
 //! Every way a request is turned away with 401: each has its own test, checks the logged reason, and
 //! checks that the handler answers exactly `Unauthorized`.
 
-mod common;
-
+use crate::common::*;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
-use common::*;
 use contrail_authorizer::{AuthorizerError, State, authorize, handle};
 use contrail_shared::auth::Rejection;
 use jsonwebtoken::Algorithm;

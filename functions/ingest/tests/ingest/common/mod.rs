@@ -1,6 +1,4 @@
 //! Helpers shared by the ingest test suites: flight events, stores on both engines, the sample batch.
-#![allow(dead_code)]
-
 pub mod sample;
 
 use chrono::{DateTime, Utc};

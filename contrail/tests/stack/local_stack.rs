@@ -1,11 +1,9 @@
 //! End-to-end: the `contrail` binary on SQLite and on a real PostgreSQL, fed by the simulator and by
 //! `replay`, read over real HTTP with real tokens.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn items(v: &Value) -> &Vec<Value> {

@@ -1,10 +1,8 @@
 //! What the data itself can do to the handler: implausible event times, tombstones on the producer's clock,
 //! and reused event ids. Every scenario runs on PostgreSQL and on SQLite with a fixed clock.
 
-mod common;
-
+use crate::common::{Ev, event, local_state, ms, tombstone, utc};
 use chrono::{DateTime, Duration, Utc};
-use common::{Ev, event, local_state, ms, tombstone, utc};
 use contrail_ingest::{IngestSummary, State, ingest_at};
 use contrail_shared::codec::RejectReason;
 use contrail_shared::config::DbConfig;

@@ -1,14 +1,12 @@
 //! `GET /positions` in process, on PostgreSQL and on SQLite: the airborne set, its compact rows, the box
 //! (antimeridian included), the filters, keyset pages while flights move, ETag and errors.
 
-mod common;
-
 use std::collections::HashSet;
 
 use chrono::Duration;
 use serde_json::{Value, json};
 
-use common::*;
+use crate::common::*;
 use contrail_shared::domain::{FlightId, Removal, Snapshot};
 
 /// A query, the error code it must get and a phrase of its message.

@@ -2,10 +2,8 @@
 //! function's own reader and defaults: `replay` and `invoke ingest` refuse the event times the function
 //! refuses, and a bad value is the function's configuration error.
 
-mod common;
-
+use crate::common::*;
 use chrono::{Duration, Utc};
-use common::*;
 use serde_json::{Value, json};
 
 fn line(event_id: &str, event_time: &str) -> String {

@@ -2,9 +2,7 @@
 //! take) run through the handler on fixture data: REST proxy events through stage `prod`, with the
 //! authorizer's context, and an HTTP API v2 event whose raw path carries the stage.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use contrail_query::caller::Caller;
 
 /// Every API Gateway proxy event under `events/` (authorizer events there are skipped: no requestContext).

@@ -1,7 +1,5 @@
 //! Drives the built `contrail` binary as a user would: processes, real HTTP, real tokens.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

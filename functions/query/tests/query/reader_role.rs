@@ -2,12 +2,10 @@
 //! works (history partitions created after the migration included), and the role can neither write, nor
 //! run DDL, nor read what the API does not serve. PostgreSQL only: SQLite has no roles.
 
-mod common;
-
 use serde_json::json;
 use sqlx::Connection as _;
 
-use common::*;
+use crate::common::*;
 use contrail_shared::config::DbConfig;
 use contrail_shared::storage::Store;
 

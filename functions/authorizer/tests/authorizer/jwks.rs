@@ -2,12 +2,10 @@
 //! key rotation, unknown key ids, and an endpoint that goes away (which fails the invocation instead of
 //! answering 401: the token was not judged).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
-use common::*;
 use contrail_authorizer::{AuthorizerError, State, Verdict, authorize, handle};
 use contrail_shared::auth::Rejection;
 use lambda_runtime::{Context, LambdaEvent};

@@ -1,12 +1,10 @@
 //! `GET /stats?group_by=hour|carrier` in process, on PostgreSQL and on SQLite: one airport's departures and
 //! arrivals per UTC hour and per carrier, with average delays and on-time shares (under 15 minutes late).
 
-mod common;
-
 use chrono::{Duration, NaiveDate};
 use serde_json::{Value, json};
 
-use common::*;
+use crate::common::*;
 use contrail_shared::domain::{FlightId, Removal, Snapshot};
 
 /// A query, the error code it must get and a phrase of its message.

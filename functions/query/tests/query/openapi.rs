@@ -1,13 +1,11 @@
 //! `api/openapi.yaml` against the running code: every route, parameter and error code the spec names
 //! exists, and real responses validate against the spec's schemas, so the two cannot drift apart.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use common::*;
+use crate::common::*;
 use contrail_query::error::ErrorCode;
 
 fn spec() -> Value {

@@ -1,8 +1,6 @@
 //! `contrail invoke` on every sample event in `events/`, and on events made here with real tokens.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// Which function a sample event belongs to, by its file name.

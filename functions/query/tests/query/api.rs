@@ -1,14 +1,12 @@
 //! The query API in process, on PostgreSQL and on SQLite, with fixture data stored through the ingest
 //! decode path: every route, filter, ordering, error code and HTTP behaviour.
 
-mod common;
-
 use std::collections::HashSet;
 
 use chrono::Duration;
 use serde_json::json;
 
-use common::*;
+use crate::common::*;
 
 /// A query and the fixture flights it should select.
 type FilterCase = (Vec<(&'static str, &'static str)>, Box<dyn Fn(&FixtureFlight) -> bool>);

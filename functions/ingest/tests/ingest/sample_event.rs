@@ -1,8 +1,6 @@
 //! The committed sample batch is exactly what its generator produces, and parses as the mapping's event.
 
-mod common;
-
-use common::sample;
+use crate::common::sample;
 
 #[test]
 fn the_committed_sample_event_matches_its_generator() {

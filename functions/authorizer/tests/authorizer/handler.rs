@@ -1,10 +1,8 @@
 //! The Lambda handler's response as API Gateway reads it: policy, principal, flat context, and the
 //! sample event in `events/`.
 
-mod common;
-
+use crate::common::*;
 use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerResponse};
-use common::*;
 use contrail_authorizer::{State, Verdict, authorize, handle};
 use contrail_shared::auth::{AuthConfig, KeySources, ScopeRules, Secret};
 use lambda_runtime::{Context, LambdaEvent};

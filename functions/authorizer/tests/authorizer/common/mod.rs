@@ -1,7 +1,5 @@
 //! Test support: real key pairs generated per run, tokens signed with them, and a JWKS endpoint served
 //! over real HTTP on loopback.
-#![allow(dead_code)]
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

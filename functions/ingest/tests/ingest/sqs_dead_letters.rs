@@ -1,14 +1,12 @@
 //! The SQS dead-letter sink against a real SQS-compatible server (moto) on loopback.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::common::{event, sample};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use chrono::Utc;
-use common::{event, sample};
 use contrail_ingest::{MskRecord, State, ingest};
 use contrail_shared::codec::{RawRecord, RejectReason, Rejection};
 use contrail_shared::deadletter::DeadLetter;
@@ -143,7 +141,7 @@ async fn the_handler_sends_the_sample_batch_poison_records_to_the_queue() {
     let Some(moto) = MotoServer::start() else { return };
     let client = client(&moto);
     let url = queue(&client).await;
-    let (store, _dir) = common::sqlite_store().await;
+    let (store, _dir) = crate::common::sqlite_store().await;
     let state = State::new(store.clone(), DeadLetterSink::Sqs(SqsDeadLetters::new(client.clone(), &url)));
     let ev: contrail_ingest::MskEvent = serde_json::from_str(&contrail_testkit::event_file(sample::FILE)).unwrap();
     let summary = ingest(&state, &ev).await.unwrap();
@@ -164,7 +162,7 @@ async fn the_handler_sends_the_sample_batch_poison_records_to_the_queue() {
                 .with_retries(2, Duration::from_millis(5)),
         ),
     );
-    let poison = MskRecord::new(common::TOPIC, 0, 1, 0, None, Some(b"{"));
+    let poison = MskRecord::new(crate::common::TOPIC, 0, 1, 0, None, Some(b"{"));
     let err = ingest(&broken, &event([poison])).await.unwrap_err();
     assert!(err.is_retryable());
     assert_eq!(err.error_type(), "Retryable.DeadLetterQueueUnavailable");

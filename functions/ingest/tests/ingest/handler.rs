@@ -1,11 +1,9 @@
 //! The ingest handler on real databases: every scenario runs on PostgreSQL and on SQLite, with dead
 //! letters kept in the store's table (the local configuration).
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{Ev, event, local_state, ms, sample, tombstone, utc};
+use crate::common::{Ev, event, local_state, ms, sample, tombstone, utc};
 use contrail_ingest::{IngestSummary, MskEvent, MskRecord, OffsetRange, State, handle, ingest};
 use contrail_shared::codec::{MAX_VALUE_BYTES, RejectReason};
 use contrail_shared::domain::FlightId;
@@ -228,7 +226,14 @@ async fn every_poison_kind_is_dead_lettered_with_its_reason(store: Store) {
     let good = Ev::new("ok-1", "UA1", "scheduled", "2026-11-25T08:00:00Z");
     let key = Some(good.flight_id());
     let rec = |offset: i64, value: &[u8]| {
-        MskRecord::new(common::TOPIC, 3, offset, 1_764_057_600_000, key.as_deref().map(str::as_bytes), Some(value))
+        MskRecord::new(
+            crate::common::TOPIC,
+            3,
+            offset,
+            1_764_057_600_000,
+            key.as_deref().map(str::as_bytes),
+            Some(value),
+        )
     };
     let mut bad_base64 = rec(1, b"");
     bad_base64.value = Some("%%%".into());
@@ -247,7 +252,7 @@ async fn every_poison_kind_is_dead_lettered_with_its_reason(store: Store) {
         rec(5, good.clone().with("carrier", json!("united")).to_json().to_string().as_bytes()),
         rec(6, good.clone().with("schema_version", json!(2)).to_json().to_string().as_bytes()),
         MskRecord::new(
-            common::TOPIC,
+            crate::common::TOPIC,
             3,
             7,
             0,
@@ -276,7 +281,7 @@ async fn every_poison_kind_is_dead_lettered_with_its_reason(store: Store) {
     for (offset, reason, field) in expect {
         let l = by_offset(offset);
         assert_eq!((l.reason, l.field.as_deref()), (reason, field), "offset {offset}");
-        assert_eq!(l.topic, common::TOPIC);
+        assert_eq!(l.topic, crate::common::TOPIC);
         assert_eq!(l.partition, 3);
         assert!(!l.detail.is_empty());
     }
@@ -306,7 +311,7 @@ async fn a_batch_at_the_ten_thousand_record_limit_is_counted_exactly(store: Stor
         .route("SEA", "ANC");
         if i % 200 == 7 {
             poison += 1;
-            records.push(MskRecord::new(common::TOPIC, partition, offset, 0, None, Some(b"[1, 2")));
+            records.push(MskRecord::new(crate::common::TOPIC, partition, offset, 0, None, Some(b"[1, 2")));
         } else if i % 200 == 11 {
             duplicates += 1;
             // The previous record (always valid here) delivered again on another offset: a redelivery.
@@ -359,7 +364,7 @@ async fn every_record_is_accounted_for_once_in_mixed_batches(store: Store) {
             )
             .route("HNL", "OGG");
             match next(10) {
-                0 => records.push(MskRecord::new(common::TOPIC, partition, offset, 0, None, Some(b"\xff"))),
+                0 => records.push(MskRecord::new(crate::common::TOPIC, partition, offset, 0, None, Some(b"\xff"))),
                 1 => {
                     let t = ms("2026-11-25T12:00:00Z") + next(1000) as i64;
                     records.push(tombstone(&ev.flight_id(), partition, offset, t));

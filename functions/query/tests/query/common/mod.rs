@@ -1,8 +1,6 @@
 //! Shared by the query API suites: stores on both engines loaded through the ingest decode path, API
 //! Gateway events built the way API Gateway sends them, and response helpers.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
