@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use contrail_ingest::{IngestSummary, MskEvent, MskRecord, State, ingest_at};
 use contrail_shared::codec::{MAX_VALUE_BYTES, RejectReason};
-use contrail_shared::config::DbConfig;
 use contrail_shared::sink::DeadLetterSink;
 use contrail_shared::storage::Store;
 use contrail_shared::time_bounds::TimeLimits;
+use contrail_testkit::flight::FlightEvent;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -36,11 +36,9 @@ struct Pg {
 }
 
 async fn postgres() -> Option<Pg> {
-    let url = contrail_testkit::postgres::fresh_database()?;
-    let store = Store::connect(&DbConfig::from_url(&url)).await.expect("connect");
-    store.migrate().await.expect("migrate");
-    let pool = PgPool::connect(&url).await.expect("probe connection");
-    Some(Pg { store, pool })
+    let db = contrail_testkit::store::postgres().await?;
+    let pool = PgPool::connect(&db.url).await.expect("probe connection");
+    Some(Pg { store: db.store, pool })
 }
 
 fn state(store: &Store) -> State {
@@ -49,22 +47,8 @@ fn state(store: &Store) -> State {
 
 /// A valid flight-event/v1 value and its key; `n` picks the flight (40 snapshots per flight).
 fn good_value(event_id: &str, n: usize, status: &str, time: DateTime<Utc>) -> (String, Value) {
-    let number = 100 + n / 40;
-    let key = format!("UA{number}-2026-11-25-EWR");
-    let value = json!({
-        "schema_version": 1,
-        "event_id": event_id,
-        "event_time": time.to_rfc3339(),
-        "carrier": "UA",
-        "number": number.to_string(),
-        "date": "2026-11-25",
-        "origin": "EWR",
-        "destination": "SFO",
-        "status": status,
-        "scheduled_departure": "2026-11-25T14:00:00Z",
-        "scheduled_arrival": "2026-11-25T20:25:00Z",
-    });
-    (key, value)
+    let event = FlightEvent::new(event_id, &format!("UA{}", 100 + n / 40), status, &time.to_rfc3339());
+    (event.flight_id(), event.to_json())
 }
 
 fn record(partition: i64, offset: i64, key: Option<&[u8]>, value: Option<&[u8]>) -> MskRecord {

@@ -13,6 +13,7 @@ use contrail_shared::codec::parse_event;
 use contrail_shared::config::DbConfig;
 use contrail_shared::domain::Snapshot;
 use contrail_shared::storage::Store;
+use contrail_testkit::flight::FlightEvent;
 use contrail_testkit::postgres::PgServer;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
@@ -36,12 +37,7 @@ const NEEDS_THE_DATABASE: [(&str, &str); 6] = [
 ];
 
 fn event(id: &str, time: &str, status: &str) -> Snapshot {
-    let text = json!({
-        "schema_version": 1, "event_id": id, "event_time": time, "carrier": "UA", "number": "1545",
-        "date": "2026-11-25", "origin": "EWR", "destination": "SFO", "status": status,
-        "scheduled_departure": "2026-11-25T14:00:00Z", "scheduled_arrival": "2026-11-25T20:25:00Z",
-    })
-    .to_string();
+    let text = FlightEvent::new(id, "UA1545", status, time).to_string();
     Snapshot::Event(Box::new(parse_event(&text).expect("a valid flight event")))
 }
 

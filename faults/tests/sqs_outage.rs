@@ -17,10 +17,8 @@ use aws_sdk_sqs::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Re
 use aws_sdk_sqs::error::BoxError;
 use aws_sdk_sqs::types::QueueAttributeName;
 use contrail_ingest::{MskEvent, MskRecord, State, ingest};
-use contrail_shared::config::DbConfig;
 use contrail_shared::deadletter::DeadLetter;
 use contrail_shared::sink::{DeadLetterSink, SqsDeadLetters};
-use contrail_shared::storage::Store;
 use contrail_testkit::flight::FlightEvent;
 use contrail_testkit::moto::MotoServer;
 use sqlx::Connection as _;
@@ -138,7 +136,7 @@ async fn stored_events(url: &str) -> Vec<(String, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_queue_server_killed_mid_send_fails_the_batch_and_the_retry_queues_each_poison_record_once() {
-    let Some(url) = contrail_testkit::postgres::fresh_database() else { return };
+    let Some(db) = contrail_testkit::store::postgres().await else { return };
     let Some(mut moto) = MotoServer::start() else { return };
     let (port, exe) = (moto.port, moto.exe().to_owned());
     let admin = aws_sdk_sqs::Client::from_conf(config(&moto).build());
@@ -148,8 +146,7 @@ async fn a_queue_server_killed_mid_send_fails_the_batch_and_the_retry_queues_eac
     let (resume, resume_rx) = std::sync::mpsc::channel();
     let pause = PauseSecondSend { sends: AtomicUsize::new(0), reached: reached_tx, resume: Mutex::new(resume_rx) };
     let sink_client = aws_sdk_sqs::Client::from_conf(config(&moto).interceptor(pause).build());
-    let store = Store::connect(&DbConfig::from_url(url.clone())).await.unwrap();
-    store.migrate().await.unwrap();
+    let store = db.store;
     let sink = SqsDeadLetters::new(sink_client, &queue).with_retries(2, Duration::from_millis(20));
     let state = State::new(store.clone(), DeadLetterSink::Sqs(sink));
     let event = batch();
@@ -168,7 +165,7 @@ async fn a_queue_server_killed_mid_send_fails_the_batch_and_the_retry_queues_eac
     assert_eq!(err.error_type(), "Retryable.DeadLetterQueueUnavailable");
     assert_eq!(lambda_runtime::Diagnostic::from(err).error_type, "Retryable.DeadLetterQueueUnavailable");
 
-    assert_eq!(stored_events(&url).await.len() as i64, GOOD, "the commit came before the send");
+    assert_eq!(stored_events(&db.url).await.len() as i64, GOOD, "the commit came before the send");
 
     // While no server answers, a retry fails the same way.
     let down = ingest(&state, &event).await.unwrap_err();
@@ -194,7 +191,7 @@ async fn a_queue_server_killed_mid_send_fails_the_batch_and_the_retry_queues_eac
     let reasons: std::collections::BTreeSet<&str> = letters.values().map(|(_, l)| l.reason.as_str()).collect();
     assert_eq!(reasons.len(), 3, "{reasons:?}");
 
-    let events = stored_events(&url).await;
+    let events = stored_events(&db.url).await;
     assert_eq!(events.len() as i64, GOOD);
     assert!(events.iter().all(|(_, n)| *n == 1), "no good record stored twice: {events:?}");
     drop(moto);

@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use contrail_ingest::{MskEvent, MskRecord, State, ingest_at};
 use contrail_shared::codec::RejectReason;
-use contrail_shared::config::DbConfig;
 use contrail_shared::sink::DeadLetterSink;
-use contrail_shared::storage::Store;
 use contrail_shared::time_bounds::TimeLimits;
 use serde_json::json;
 use sqlx::PgPool;
@@ -76,10 +74,9 @@ async fn count(pool: &PgPool, sql: &'static str) -> i64 {
 
 #[tokio::test]
 async fn events_over_three_hundred_years_make_bounded_partitions_and_the_rest_are_out_of_range() {
-    let Some(url) = contrail_testkit::postgres::fresh_database() else { return };
-    let store = Store::connect(&DbConfig::from_url(&url)).await.unwrap();
-    store.migrate().await.unwrap();
-    let pool = PgPool::connect(&url).await.unwrap();
+    let Some(db) = contrail_testkit::store::postgres().await else { return };
+    let store = db.store;
+    let pool = PgPool::connect(&db.url).await.unwrap();
     let limits = TimeLimits { max_future_skew_seconds: 900, retention_months: RETENTION_MONTHS };
     let state = State::new(store.clone(), DeadLetterSink::Store(store.clone())).with_limits(limits);
 

@@ -12,6 +12,8 @@ use contrail_shared::config::DbConfig;
 use contrail_shared::domain::Snapshot;
 use contrail_shared::storage::{RETENTION_LOCK_TIMEOUT, Store};
 use contrail_shared::telemetry::ErrorChain;
+use contrail_testkit::flight::FlightEvent;
+use serde_json::json;
 
 /// Time allowed on top of the lock timeout for the statements themselves (a loaded CI machine).
 const SLACK: Duration = Duration::from_secs(3);
@@ -21,21 +23,19 @@ fn month(year: i32, month: u32) -> DateTime<Utc> {
 }
 
 fn snapshot(event_id: &str, event_time: DateTime<Utc>) -> Snapshot {
-    let t = event_time.to_rfc3339();
-    let text = format!(
-        r#"{{"schema_version":1,"event_id":"{event_id}","event_time":"{t}","carrier":"UA","number":"1545",
-        "date":"2024-05-01","origin":"EWR","destination":"IAH","status":"scheduled",
-        "scheduled_departure":"2024-05-01T14:00:00Z","scheduled_arrival":"2024-05-01T18:00:00Z"}}"#
-    );
+    let text = FlightEvent::new(event_id, "UA1545", "scheduled", &event_time.to_rfc3339())
+        .date("2024-05-01")
+        .route("EWR", "IAH")
+        .with("scheduled_arrival", json!("2024-05-01T18:00:00Z"))
+        .to_string();
     Snapshot::Event(Box::new(parse_event(&text).expect("a valid event")))
 }
 
 /// A database with history in March, April and May 2024, and two stores on it: the one that applies
 /// retention and another instance that keeps ingesting and reading.
 async fn database() -> Option<(String, Store, Store)> {
-    let url = contrail_testkit::postgres::fresh_database()?;
-    let retention = Store::connect(&DbConfig::from_url(&url)).await.expect("store");
-    retention.migrate().await.expect("migrations");
+    let db = contrail_testkit::store::postgres().await?;
+    let (url, retention) = (db.url, db.store);
     let batch = [snapshot("march", month(2024, 3)), snapshot("april", month(2024, 4)), snapshot("may", month(2024, 5))];
     assert_eq!(retention.write_snapshots(&batch).await.expect("write").stored, 3);
     let other = Store::connect(&DbConfig::from_url(&url)).await.expect("store");

@@ -14,12 +14,20 @@ use contrail_shared::domain::{
     Airport, Carrier, FlightEvent, FlightId, FlightNumber, FlightStatus, Position, Removal, Snapshot,
 };
 use contrail_shared::storage::{Engine, Store, StoreError, WriteOutcome};
+use contrail_testkit::store::TestStore;
 
 /// One engine under test, with a side connection to look at what it wrote.
 struct Db {
-    store: Store,
+    test: TestStore,
     probe: Probe,
-    _dir: Option<tempfile::TempDir>,
+}
+
+/// `db.store` and `db.name()` are the test store's.
+impl std::ops::Deref for Db {
+    type Target = TestStore;
+    fn deref(&self) -> &TestStore {
+        &self.test
+    }
 }
 
 enum Probe {
@@ -30,30 +38,23 @@ enum Probe {
 /// SQLite always; PostgreSQL when the testkit can provide one (it reports a skip loudly otherwise, and
 /// fails under CI).
 async fn engines() -> Vec<Db> {
-    let mut dbs = vec![sqlite().await];
-    if let Some(pg) = postgres().await {
-        dbs.push(pg);
+    let mut dbs = Vec::new();
+    for test in contrail_testkit::store::engines().await {
+        dbs.push(with_probe(test).await);
     }
     dbs
 }
 
-async fn sqlite() -> Db {
-    let dir = tempfile::tempdir().unwrap();
-    // A directory that does not exist yet: the store creates it.
-    let path = dir.path().join("state").join("contrail.db");
-    let url = format!("sqlite://{}", path.display());
-    let store = Store::connect(&DbConfig::from_url(&url)).await.unwrap();
-    store.migrate().await.unwrap();
-    let probe = Probe::Lite(SqlitePool::connect(&url).await.unwrap());
-    Db { store, probe, _dir: Some(dir) }
+async fn postgres() -> Option<Db> {
+    Some(with_probe(contrail_testkit::store::postgres().await?).await)
 }
 
-async fn postgres() -> Option<Db> {
-    let url = contrail_testkit::postgres::fresh_database()?;
-    let store = Store::connect(&DbConfig::from_url(&url)).await.unwrap();
-    store.migrate().await.unwrap();
-    let probe = Probe::Pg(PgPool::connect(&url).await.unwrap());
-    Some(Db { store, probe, _dir: None })
+async fn with_probe(test: TestStore) -> Db {
+    let probe = match test.store.engine() {
+        Engine::Postgres => Probe::Pg(PgPool::connect(&test.url).await.unwrap()),
+        Engine::Sqlite => Probe::Lite(SqlitePool::connect(&test.url).await.unwrap()),
+    };
+    Db { test, probe }
 }
 
 /// What current state says about one flight.
@@ -66,13 +67,6 @@ struct State {
 }
 
 impl Db {
-    fn name(&self) -> &'static str {
-        match self.store.engine() {
-            Engine::Postgres => "postgres",
-            Engine::Sqlite => "sqlite",
-        }
-    }
-
     /// (stored, duplicates) of a write that must succeed.
     async fn write(&self, batch: &[Snapshot]) -> (u64, u64) {
         let w = self.write_outcome(batch).await;
@@ -619,89 +613,4 @@ async fn a_missing_ca_bundle_is_a_configuration_error_at_start() {
     config.ca_bundle = Some(std::path::PathBuf::from("no-such-dir/rds-global-bundle.pem"));
     let err = Store::connect(&config).await.err().unwrap();
     assert!(matches!(err, StoreError::Config { .. }), "{err:?}");
-}
-
-/// A quick measurement of the PostgreSQL write path against a binary COPY of the same history rows (the
-/// physical limit). Not a check: the official benchmark lives with the ingest function. Run with
-/// `cargo test -p contrail-shared --test storage_conformance -- --ignored --nocapture`; set
-/// `BENCH_PRELOAD_EVENTS` to measure with that many events already in history.
-#[tokio::test]
-#[ignore = "a measurement, not a check"]
-async fn postgres_write_path_throughput_against_copy() {
-    let Some(db) = postgres().await else { return };
-    let Some(copy_db) = postgres().await else { return };
-    let preload: u64 = std::env::var("BENCH_PRELOAD_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let (Probe::Pg(pool), Probe::Pg(copy_pool)) = (&db.probe, &copy_db.probe) else { unreachable!() };
-    if preload > 0 {
-        let started = std::time::Instant::now();
-        for pool in [pool, copy_pool] {
-            let months = "SELECT contrail_ensure_event_partition(timestamptz '2024-01-01' + m * interval '1 month') \
-                          FROM generate_series(0, 4) m";
-            sqlx::query(months).execute(pool).await.unwrap();
-            let fill = AssertSqlSafe(format!(
-                "INSERT INTO flight_events (event_id, event_time, flight_id, payload) \
-                 SELECT md5(i::text), timestamptz '2024-01-01' + (i % 10000000) * interval '1 second', \
-                 'XX' || (i % 200000) || '-2024-01-01-AAA', '{{\"preloaded\":true}}' \
-                 FROM generate_series(1, {preload}) i"
-            ));
-            sqlx::query(fill).execute(pool).await.unwrap();
-            sqlx::query("VACUUM ANALYZE flight_events").execute(pool).await.unwrap();
-        }
-        eprintln!("preloaded {preload} events per database in {:.1?}", started.elapsed());
-    }
-
-    // 200,000 events over 9,000 flights, ids in no particular order, all in May 2024.
-    let events: Vec<Snapshot> = (0..200_000u64)
-        .map(|i| {
-            let id = format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let time = at(1, 0, 0) + Duration::seconds(i as i64);
-            event_for(&(i % 9_000).to_string(), &id, time, FlightStatus::Airborne)
-        })
-        .collect();
-
-    let started = std::time::Instant::now();
-    for batch in events.chunks(10_000) {
-        assert_eq!(db.write_outcome(batch).await.stored, batch.len() as u64);
-    }
-    let write_secs = started.elapsed().as_secs_f64();
-
-    // The baseline: the same history rows in one binary COPY, encoded before the clock starts.
-    sqlx::query("SELECT contrail_ensure_event_partition('2024-05-01T00:00:00Z')").execute(copy_pool).await.unwrap();
-    let mut data = Vec::with_capacity(events.len() * 700);
-    data.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-    data.extend_from_slice(&[0; 8]);
-    let epoch_2000 = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap().timestamp_micros();
-    for s in &events {
-        let Snapshot::Event(e) = s else { unreachable!() };
-        let field = |data: &mut Vec<u8>, bytes: &[u8]| {
-            data.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
-            data.extend_from_slice(bytes);
-        };
-        data.extend_from_slice(&5i16.to_be_bytes());
-        field(&mut data, e.event_id.as_bytes());
-        field(&mut data, &(e.event_time.timestamp_micros() - epoch_2000).to_be_bytes());
-        field(&mut data, e.flight_id().as_str().as_bytes());
-        field(&mut data, &[0]);
-        field(&mut data, e.to_canonical_json().as_bytes());
-    }
-    data.extend_from_slice(&(-1i16).to_be_bytes());
-    let started = std::time::Instant::now();
-    let mut conn = copy_pool.acquire().await.unwrap();
-    let mut copy = conn
-        .copy_in_raw(
-            "COPY flight_events (event_id, event_time, flight_id, removed, payload) FROM STDIN (FORMAT binary)",
-        )
-        .await
-        .unwrap();
-    copy.send(data).await.unwrap();
-    assert_eq!(copy.finish().await.unwrap(), events.len() as u64);
-    let copy_secs = started.elapsed().as_secs_f64();
-
-    let n = events.len() as f64;
-    eprintln!(
-        "write path: {:.0} events/s; binary COPY: {:.0} events/s; ratio {:.2} (preloaded history: {preload})",
-        n / write_secs,
-        n / copy_secs,
-        copy_secs / write_secs
-    );
 }

@@ -53,7 +53,8 @@ impl FlightEvent {
         self
     }
 
-    /// `{carrier}{number}-{date}-{origin}`: the Kafka key and the API's flight id.
+    /// `{carrier}{number}-{date}-{origin}`: the Kafka key and the API's flight id. Spelled out rather
+    /// than built by `FlightId`, because suites also key events whose codes are invalid on purpose.
     pub fn flight_id(&self) -> String {
         format!("{}{}-{}-{}", self.carrier, self.number, self.date, self.origin)
     }

@@ -4,12 +4,14 @@
 //!   and a fresh database per test.
 //! - [`moto`]: an S3/SQS-compatible server (moto's server mode) on a port of the kernel's choosing.
 //! - [`flight`]: flight-event/v1 values.
+//! - [`store`]: migrated, empty stores of either engine.
 //! - [`skip`]: when a component cannot be had, say so loudly; under `CI` fail instead.
 //! - [`ClosedPort`]: a port nobody answers on, for outage tests.
 
 pub mod flight;
 pub mod moto;
 pub mod postgres;
+pub mod store;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

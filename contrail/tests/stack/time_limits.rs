@@ -4,22 +4,11 @@
 
 use crate::common::*;
 use chrono::{Duration, Utc};
-use serde_json::{Value, json};
+use contrail_testkit::flight::FlightEvent;
+use serde_json::Value;
 
 fn line(event_id: &str, event_time: &str) -> String {
-    json!({
-        "event_id": event_id,
-        "event_time": event_time,
-        "carrier": "UA",
-        "number": "1545",
-        "date": "2013-01-01",
-        "origin": "EWR",
-        "destination": "SFO",
-        "status": "scheduled",
-        "scheduled_departure": "2013-01-01T14:00:00Z",
-        "scheduled_arrival": "2013-01-01T20:25:00Z",
-    })
-    .to_string()
+    FlightEvent::new(event_id, "UA1545", "scheduled", event_time).date("2013-01-01").to_string()
 }
 
 fn replay(dir: &std::path::Path, file: &std::path::Path, env: &[(&str, &str)]) -> (Value, Vec<Value>) {

@@ -21,6 +21,8 @@ use contrail_shared::domain::{FlightId, Snapshot};
 use contrail_shared::sink::DeadLetterSink;
 use contrail_shared::storage::{Store, content_digest};
 use contrail_shared::time_bounds::TimeBounds;
+use contrail_testkit::flight::FlightEvent;
+use serde_json::json;
 use sqlx::Connection as _;
 
 const TOPIC: &str = "flight-data";
@@ -76,35 +78,23 @@ fn flight_event(flight: usize, step: usize, day: DateTime<Utc>, tag: &str) -> (S
     let arr = dep + Duration::minutes(60 + (flight % 300) as i64);
     let t = dep - Duration::minutes(600) + Duration::minutes(step as i64 * 55);
     let status = STATUSES[step.min(STATUSES.len() - 1)];
-    let f = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let f = |t: DateTime<Utc>| json!(t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let mut event = FlightEvent::new(&format!("{tag}-{flight}-{step}"), &format!("{carrier}{number}"), status, "")
+        .date(&date.format("%Y-%m-%d").to_string())
+        .route(origin, destination)
+        .with("event_time", f(t))
+        .with("scheduled_departure", f(dep))
+        .with("scheduled_arrival", f(arr))
+        .with("estimated_departure", f(dep + Duration::minutes(4)))
+        .with("tail_number", json!(format!("N{:05}", flight % 99_999)))
+        .with("gate", json!(format!("B{}", flight % 60)))
+        .with("terminal", json!(["A", "B", "C", "D"][flight % 4]));
+    if step >= 3 {
+        event = event.with("actual_departure", f(dep + Duration::minutes(4)));
+    }
     let key =
         FlightId::from_codes(carrier, &number.to_string(), date.date_naive(), origin).expect("valid codes").to_string();
-    let actual =
-        if step >= 3 { format!(r#","actual_departure":"{}""#, f(dep + Duration::minutes(4))) } else { String::new() };
-    let value = format!(
-        concat!(
-            r#"{{"schema_version":1,"event_id":"{tag}-{flight}-{step}","event_time":"{}","carrier":"{carrier}","number":"{number}","#,
-            r#""date":"{}","origin":"{origin}","destination":"{destination}","status":"{status}","scheduled_departure":"{}","#,
-            r#""scheduled_arrival":"{}","estimated_departure":"{}"{actual},"tail_number":"N{:05}","gate":"B{}","terminal":"{}"}}"#
-        ),
-        f(t),
-        date.format("%Y-%m-%d"),
-        f(dep),
-        f(arr),
-        f(dep + Duration::minutes(4)),
-        flight % 99_999,
-        flight % 60,
-        ["A", "B", "C", "D"][flight % 4],
-        tag = tag,
-        flight = flight,
-        step = step,
-        carrier = carrier,
-        number = number,
-        origin = origin,
-        destination = destination,
-        status = status,
-        actual = actual,
-    );
+    let value = event.to_string();
     (key, value)
 }
 

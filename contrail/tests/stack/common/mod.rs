@@ -6,7 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use contrail_testkit::flight::FlightEvent;
+use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_contrail");
 
@@ -240,11 +241,18 @@ pub fn fixture() -> Fixture {
         let sa = format!("{date}T{:02}:00:00Z", hour + 5);
         for (i, status) in ["scheduled", "boarding", "departed", "airborne", "landed", "arrived"].iter().enumerate() {
             let t = format!("{date}T{:02}:{:02}:00Z", hour - 1 + (i as u32 * 50) / 60, (i as u32 * 50) % 60);
-            let actual_dep = if i >= 2 { format!("\"{date}T{hour:02}:07:00Z\"") } else { "null".into() };
-            let actual_arr = if i >= 5 { format!("\"{date}T{:02}:12:00Z\"", hour + 5) } else { "null".into() };
-            lines.push(format!(
-                r#"{{"schema_version":1,"event_id":"e2e-{id}-{i}","event_time":"{t}","carrier":"{carrier}","number":"{number}","date":"{date}","origin":"{origin}","destination":"{dest}","status":"{status}","scheduled_departure":"{sd}","scheduled_arrival":"{sa}","actual_departure":{actual_dep},"actual_arrival":{actual_arr},"gate":"B{i}","terminal":"B"}}"#
-            ));
+            let actual_dep = (i >= 2).then(|| format!("{date}T{hour:02}:07:00Z"));
+            let actual_arr = (i >= 5).then(|| format!("{date}T{:02}:12:00Z", hour + 5));
+            let event = FlightEvent::new(&format!("e2e-{id}-{i}"), &format!("{carrier}{number}"), status, &t)
+                .date(date)
+                .route(origin, dest)
+                .with("scheduled_departure", json!(sd))
+                .with("scheduled_arrival", json!(sa))
+                .with("actual_departure", json!(actual_dep))
+                .with("actual_arrival", json!(actual_arr))
+                .with("gate", json!(format!("B{i}")))
+                .with("terminal", json!("B"));
+            lines.push(event.to_string());
         }
         flights.push(id);
     }

@@ -1,49 +1,17 @@
 //! What the data itself can do to the handler: implausible event times, tombstones on the producer's clock,
 //! and reused event ids. Every scenario runs on PostgreSQL and on SQLite with a fixed clock.
 
-use crate::common::{Ev, event, local_state, ms, tombstone, utc};
+use crate::common::{Ev, ToRecord, event, local_state, ms, tombstone, utc};
 use chrono::{DateTime, Duration, Utc};
 use contrail_ingest::{IngestSummary, State, ingest_at};
 use contrail_shared::codec::RejectReason;
-use contrail_shared::config::DbConfig;
 use contrail_shared::deadletter::DeadLetter;
 use contrail_shared::domain::FlightId;
-use contrail_shared::storage::Store;
+use contrail_shared::storage::{Engine, Store};
 use contrail_shared::time_bounds::TimeLimits;
+use contrail_testkit::store::TestStore;
 
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(url) = contrail_testkit::postgres::fresh_database() else { return };
-                    let store = Store::connect(&DbConfig::from_url(&url)).await.expect("connect to PostgreSQL");
-                    store.migrate().await.expect("migrate PostgreSQL");
-                    super::$name(Db { store, pg_url: Some(url) }).await;
-                }
-            )*
-            use super::*;
-        }
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let (store, _dir) = crate::common::sqlite_store().await;
-                    super::$name(super::Db { store, pg_url: None }).await;
-                }
-            )*
-        }
-    };
-}
-
-/// The store under test, and on PostgreSQL its URL to look at partitions.
-struct Db {
-    store: Store,
-    pg_url: Option<String>,
-}
-
-on_both_engines!(
+contrail_testkit::on_both_engines!(
     an_event_dated_beyond_the_future_skew_is_dead_lettered_and_cannot_freeze_a_flight,
     with_retention_an_event_older_than_the_horizon_is_dead_lettered_and_creates_no_partition,
     without_retention_a_historical_replay_is_stored,
@@ -87,7 +55,7 @@ async fn history_months(url: &str) -> Vec<String> {
     names.into_iter().map(|n| n.trim_start_matches("flight_events_").to_owned()).collect()
 }
 
-async fn an_event_dated_beyond_the_future_skew_is_dead_lettered_and_cannot_freeze_a_flight(db: Db) {
+async fn an_event_dated_beyond_the_future_skew_is_dead_lettered_and_cannot_freeze_a_flight(db: TestStore) {
     let store = db.store.clone();
     let state = state(&store, TimeLimits { max_future_skew_seconds: 900, retention_months: 0 });
     let flight = "UA1-2026-11-25-EWR";
@@ -121,7 +89,7 @@ async fn an_event_dated_beyond_the_future_skew_is_dead_lettered_and_cannot_freez
     assert_eq!(status_of(&store, flight).await.as_deref(), Some("airborne"));
 }
 
-async fn with_retention_an_event_older_than_the_horizon_is_dead_lettered_and_creates_no_partition(db: Db) {
+async fn with_retention_an_event_older_than_the_horizon_is_dead_lettered_and_creates_no_partition(db: TestStore) {
     let store = db.store.clone();
     // Three months before November 2026: the horizon is 2026-08-01T00:00:00Z.
     let state = state(&store, TimeLimits { max_future_skew_seconds: 900, retention_months: 3 });
@@ -140,12 +108,13 @@ async fn with_retention_an_event_older_than_the_horizon_is_dead_lettered_and_cre
     let s = ingest_at(&state, &event([tombstone(&kept.flight_id(), 0, 3, ms("2026-07-01T00:00:00Z"))]), now()).await;
     assert_eq!(counts(&s.unwrap()), (1, 0, 0, 1, 0));
     assert_eq!(letters(&store).await[1].field.as_deref(), Some("timestamp"));
-    if let Some(url) = &db.pg_url {
+    if db.store.engine() == Engine::Postgres {
+        let url = &db.url;
         assert_eq!(history_months(url).await, ["2026_08"], "no partition for the refused months");
     }
 }
 
-async fn without_retention_a_historical_replay_is_stored(db: Db) {
+async fn without_retention_a_historical_replay_is_stored(db: TestStore) {
     let store = db.store.clone();
     let state = state(&store, TimeLimits::default());
     let ev = Ev::new("2013", "UA9", "arrived", "2013-01-01T10:00:00Z");
@@ -153,7 +122,7 @@ async fn without_retention_a_historical_replay_is_stored(db: Db) {
     assert_eq!(counts(&s), (1, 1, 0, 0, 0));
 }
 
-async fn a_tombstone_event_time_header_orders_the_removal_on_the_producer_clock(db: Db) {
+async fn a_tombstone_event_time_header_orders_the_removal_on_the_producer_clock(db: TestStore) {
     let store = db.store.clone();
     let state = state(&store, TimeLimits::default());
     // The producer's clock runs ten minutes ahead of the broker's.
@@ -177,7 +146,7 @@ async fn a_tombstone_event_time_header_orders_the_removal_on_the_producer_clock(
     assert_eq!(counts(&s), (1, 0, 1, 0, 0));
 }
 
-async fn a_tombstone_header_that_cannot_be_read_or_is_out_of_range_is_dead_lettered(db: Db) {
+async fn a_tombstone_header_that_cannot_be_read_or_is_out_of_range_is_dead_lettered(db: TestStore) {
     let store = db.store.clone();
     let state = state(&store, TimeLimits::default());
     let first = Ev::new("dl-1", "DL5", "scheduled", "2026-11-25T08:00:00Z");
@@ -205,7 +174,7 @@ async fn a_tombstone_header_that_cannot_be_read_or_is_out_of_range_is_dead_lette
     );
 }
 
-async fn a_reused_event_id_with_other_content_is_a_conflicting_duplicate(db: Db) {
+async fn a_reused_event_id_with_other_content_is_a_conflicting_duplicate(db: TestStore) {
     let store = db.store.clone();
     let state = state(&store, TimeLimits::default());
     let flight = "WN3-2026-11-25-DAL";

@@ -3,39 +3,16 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{Ev, event, local_state, ms, sample, tombstone, utc};
+use crate::common::{Ev, ToRecord, event, local_state, ms, sample, tombstone, utc};
 use contrail_ingest::{IngestSummary, MskEvent, MskRecord, OffsetRange, State, handle, ingest};
 use contrail_shared::codec::{MAX_VALUE_BYTES, RejectReason};
 use contrail_shared::domain::FlightId;
 use contrail_shared::storage::Store;
+use contrail_testkit::store::TestStore;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 
-/// Runs one scenario on PostgreSQL (skipped loudly when none can be had) and on SQLite.
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(store) = crate::common::postgres_store().await else { return };
-                    super::$name(store).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let (store, _dir) = crate::common::sqlite_store().await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_engines!(
+contrail_testkit::on_both_engines!(
     the_sample_batch_gives_the_exact_summary,
     replaying_a_batch_stores_nothing_new,
     the_newest_snapshot_wins_whatever_the_delivery_order,
@@ -72,7 +49,8 @@ fn assert_accounts_for(summary: &IngestSummary, event: &MskEvent) {
     assert_eq!(summary.partitions.len(), event.records.len());
 }
 
-async fn the_sample_batch_gives_the_exact_summary(store: Store) {
+async fn the_sample_batch_gives_the_exact_summary(db: TestStore) {
+    let store = db.store.clone();
     let state = local_state(store.clone());
     let event = sample_event();
     let summary = handle(&state, LambdaEvent::new(event.clone(), Context::default())).await.unwrap();
@@ -129,7 +107,8 @@ async fn the_sample_batch_gives_the_exact_summary(store: Store) {
     assert_eq!(schema.letter.timestamp, Some(original.timestamp));
 }
 
-async fn replaying_a_batch_stores_nothing_new(store: Store) {
+async fn replaying_a_batch_stores_nothing_new(db: TestStore) {
+    let store = db.store.clone();
     let state = local_state(store.clone());
     let event = sample_event();
     ingest(&state, &event).await.unwrap();
@@ -146,7 +125,8 @@ async fn replaying_a_batch_stores_nothing_new(store: Store) {
     assert_eq!(status_of(&store, sample::UA).await.as_deref(), Some("departed"));
 }
 
-async fn the_newest_snapshot_wins_whatever_the_delivery_order(store: Store) {
+async fn the_newest_snapshot_wins_whatever_the_delivery_order(db: TestStore) {
+    let store = db.store.clone();
     let state = local_state(store.clone());
     let flight = "DL88-2026-11-25-ATL";
     let snap = |id: &str, status: &str, t: &str| Ev::new(id, "DL88", status, t).route("ATL", "LAX");
@@ -187,7 +167,8 @@ async fn the_newest_snapshot_wins_whatever_the_delivery_order(store: Store) {
     assert_eq!(status_of(&store, other).await.as_deref(), Some("landed"));
 }
 
-async fn tombstones_remove_flights_by_the_same_newest_wins_rule(store: Store) {
+async fn tombstones_remove_flights_by_the_same_newest_wins_rule(db: TestStore) {
+    let store = db.store.clone();
     let state = local_state(store.clone());
     let flight = "F9100-2026-11-25-DEN";
     let snap = |id: &str, status: &str, t: &str| Ev::new(id, "F9100", status, t).route("DEN", "LAS");
@@ -221,7 +202,8 @@ async fn tombstones_remove_flights_by_the_same_newest_wins_rule(store: Store) {
     assert_eq!(status_of(&store, flight).await.as_deref(), Some("boarding"));
 }
 
-async fn every_poison_kind_is_dead_lettered_with_its_reason(store: Store) {
+async fn every_poison_kind_is_dead_lettered_with_its_reason(db: TestStore) {
+    let store = db.store.clone();
     let state = local_state(store.clone());
     let good = Ev::new("ok-1", "UA1", "scheduled", "2026-11-25T08:00:00Z");
     let key = Some(good.flight_id());
@@ -291,7 +273,8 @@ async fn every_poison_kind_is_dead_lettered_with_its_reason(store: Store) {
     assert_eq!(status_of(&store, &good.flight_id()).await.as_deref(), Some("scheduled"));
 }
 
-async fn a_batch_at_the_ten_thousand_record_limit_is_counted_exactly(store: Store) {
+async fn a_batch_at_the_ten_thousand_record_limit_is_counted_exactly(db: TestStore) {
+    let store = db.store.clone();
     let state = local_state(store.clone());
     let statuses = ["scheduled", "delayed", "boarding", "departed", "airborne", "landed", "arrived"];
     let mut records = Vec::with_capacity(10_000);
@@ -339,7 +322,8 @@ async fn a_batch_at_the_ten_thousand_record_limit_is_counted_exactly(store: Stor
     assert_eq!((again.stored, again.duplicates, again.dead_lettered), (0, 10_000 - poison, poison));
 }
 
-async fn every_record_is_accounted_for_once_in_mixed_batches(store: Store) {
+async fn every_record_is_accounted_for_once_in_mixed_batches(db: TestStore) {
+    let store = db.store.clone();
     let state: State = local_state(store.clone());
     // A small deterministic generator: records drawn from a few flights, with repeats, poison and tombstones.
     let mut seed: u64 = 0x5eed_cafe;

@@ -141,7 +141,8 @@ async fn the_handler_sends_the_sample_batch_poison_records_to_the_queue() {
     let Some(moto) = MotoServer::start() else { return };
     let client = client(&moto);
     let url = queue(&client).await;
-    let (store, _dir) = crate::common::sqlite_store().await;
+    let db = contrail_testkit::store::sqlite().await;
+    let store = db.store.clone();
     let state = State::new(store.clone(), DeadLetterSink::Sqs(SqsDeadLetters::new(client.clone(), &url)));
     let ev: contrail_ingest::MskEvent = serde_json::from_str(&contrail_testkit::event_file(sample::FILE)).unwrap();
     let summary = ingest(&state, &ev).await.unwrap();

@@ -35,14 +35,14 @@ async fn flights_are_listed_in_departure_order_with_ties_broken_by_id_and_remove
     for (db, flights) in loaded().await {
         let state = state(&db.store);
         let a = call(&state, get("/flights", &[("limit", "500")])).await;
-        assert_eq!(a.status, 200, "{}: {}", db.name, a.body);
-        assert_eq!(a.ids(), expected(&flights, |_| true), "{}", db.name);
-        assert!(!a.ids().contains(&removed_flight().id()), "{}", db.name);
+        assert_eq!(a.status, 200, "{}: {}", db.name(), a.body);
+        assert_eq!(a.ids(), expected(&flights, |_| true), "{}", db.name());
+        assert!(!a.ids().contains(&removed_flight().id()), "{}", db.name());
         assert_eq!(a.next_cursor(), None);
         assert_eq!(a.header("content-type"), Some("application/json; charset=utf-8"));
         assert_eq!(a.header("cache-control"), Some("private, max-age=5"));
         let default_page = call(&state, get("/flights", &[])).await;
-        assert_eq!(default_page.ids().len(), 50, "{}: default limit", db.name);
+        assert_eq!(default_page.ids().len(), 50, "{}: default limit", db.name());
     }
 }
 
@@ -78,10 +78,10 @@ async fn every_flights_filter_narrows_the_list_alone_and_combined() {
             let mut q = query.clone();
             q.push(("limit", "500"));
             let a = call(&state, get("/flights", &q)).await;
-            assert_eq!(a.status, 200, "{} {query:?}: {}", db.name, a.body);
+            assert_eq!(a.status, 200, "{} {query:?}: {}", db.name(), a.body);
             let want = expected(&flights, keep);
             assert!(!want.is_empty() || query.iter().any(|(k, _)| *k == "status"), "fixture covers {query:?}");
-            assert_eq!(a.ids(), want, "{} {query:?}", db.name);
+            assert_eq!(a.ids(), want, "{} {query:?}", db.name());
         }
     }
 }
@@ -92,7 +92,7 @@ async fn a_flight_is_served_with_every_contract_field_and_removed_or_unknown_one
         let state = state(&db.store);
         let f = flights.iter().find(|f| f.status == "airborne").expect("an airborne flight");
         let a = call(&state, get(&format!("/flights/{}", f.id()), &[])).await;
-        assert_eq!(a.status, 200, "{}: {}", db.name, a.body);
+        assert_eq!(a.status, 200, "{}: {}", db.name(), a.body);
         let v = a.json();
         let fields = [
             "flight_id",
@@ -116,9 +116,9 @@ async fn a_flight_is_served_with_every_contract_field_and_removed_or_unknown_one
             "position",
             "updated_at",
         ];
-        assert_eq!(v.as_object().unwrap().len(), fields.len(), "{}: {v}", db.name);
+        assert_eq!(v.as_object().unwrap().len(), fields.len(), "{}: {v}", db.name());
         for field in fields {
-            assert!(v.get(field).is_some(), "{}: missing {field}", db.name);
+            assert!(v.get(field).is_some(), "{}: missing {field}", db.name());
         }
         assert_eq!(v["flight_id"], f.id());
         assert_eq!(v["status"], "airborne");
@@ -130,7 +130,7 @@ async fn a_flight_is_served_with_every_contract_field_and_removed_or_unknown_one
         assert_eq!(v["updated_at"], updated, "updated_at is the current snapshot's event time");
 
         let removed = call(&state, get(&format!("/flights/{}", removed_flight().id()), &[])).await;
-        assert_eq!((removed.status, removed.error_code().as_str()), (404, "not_found"), "{}", db.name);
+        assert_eq!((removed.status, removed.error_code().as_str()), (404, "not_found"), "{}", db.name());
         let unknown = call(&state, get("/flights/ZZ1-2013-01-01-EWR", &[])).await;
         assert_eq!((unknown.status, unknown.error_code().as_str()), (404, "not_found"));
         let malformed = call(&state, get("/flights/not-a-flight", &[])).await;
@@ -144,10 +144,10 @@ async fn history_lists_every_event_in_time_order_with_received_at_and_pages_thro
         let state = state(&db.store);
         let f = &flights[7];
         let a = call(&state, get(&format!("/flights/{}/events", f.id()), &[])).await;
-        assert_eq!(a.status, 200, "{}: {}", db.name, a.body);
+        assert_eq!(a.status, 200, "{}: {}", db.name(), a.body);
         let items = a.json()["items"].as_array().unwrap().clone();
         let ids: Vec<&str> = items.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
-        assert_eq!(ids, [format!("{}-e1", f.id()), format!("{}-e2", f.id())], "{}", db.name);
+        assert_eq!(ids, [format!("{}-e1", f.id()), format!("{}-e2", f.id())], "{}", db.name());
         assert_eq!(items[1]["event"]["status"], f.status, "the event as received");
         assert_eq!(items[0]["event"]["status"], "scheduled");
         assert_eq!(items[1]["removed"], false);
@@ -158,7 +158,7 @@ async fn history_lists_every_event_in_time_order_with_received_at_and_pages_thro
         let second =
             call(&state, get(&format!("/flights/{}/events", f.id()), &[("limit", "1"), ("cursor", &cursor)])).await;
         assert_eq!(second.json()["items"][0]["event_id"], format!("{}-e2", f.id()));
-        assert_eq!(second.next_cursor(), None, "{}", db.name);
+        assert_eq!(second.next_cursor(), None, "{}", db.name());
 
         let removed = call(&state, get(&format!("/flights/{}/events", removed_flight().id()), &[])).await;
         let items = removed.json()["items"].as_array().unwrap().clone();
@@ -177,8 +177,8 @@ async fn boards_show_one_airport_and_day_in_scheduled_order_with_carrier_and_sta
         let state = state(&db.store);
         let d1 = day(2013, 1, 1);
         let dep = call(&state, get("/airports/EWR/departures", &[("date", "2013-01-01"), ("limit", "500")])).await;
-        assert_eq!(dep.status, 200, "{}: {}", db.name, dep.body);
-        assert_eq!(dep.ids(), expected(&flights, |f| f.origin == "EWR" && f.date == d1), "{}", db.name);
+        assert_eq!(dep.status, 200, "{}: {}", db.name(), dep.body);
+        assert_eq!(dep.ids(), expected(&flights, |f| f.origin == "EWR" && f.date == d1), "{}", db.name());
         assert_eq!(dep.header("cache-control"), Some("private, max-age=5"));
 
         let arr = call(&state, get("/airports/MIA/arrivals", &[("date", "2013-01-01"), ("limit", "500")])).await;
@@ -186,7 +186,7 @@ async fn boards_show_one_airport_and_day_in_scheduled_order_with_carrier_and_sta
         want.sort_by_key(|f| (f.scheduled_arrival, f.id()));
         let want: Vec<String> = want.iter().map(|f| f.id()).collect();
         assert!(want.len() > 3);
-        assert_eq!(arr.ids(), want, "{}: arrivals in scheduled-arrival order", db.name);
+        assert_eq!(arr.ids(), want, "{}: arrivals in scheduled-arrival order", db.name());
         let by_departure = expected(&flights, |f| f.destination == "MIA" && f.date == d1);
         assert_ne!(want, by_departure, "the fixture orders arrivals differently from departures");
 
@@ -202,7 +202,7 @@ async fn boards_show_one_airport_and_day_in_scheduled_order_with_carrier_and_sta
             f.origin == "EWR" && f.date == d1 && f.carrier == "UA" && matches!(f.status, "scheduled" | "arrived")
         });
         assert!(!want.is_empty());
-        assert_eq!(filtered.ids(), want, "{}", db.name);
+        assert_eq!(filtered.ids(), want, "{}", db.name());
 
         let other_day = call(&state, get("/airports/EWR/departures", &[("date", "2013-01-03")])).await;
         assert_eq!(other_day.json(), json!({"items": [], "next_cursor": null}));
@@ -250,7 +250,7 @@ async fn stats_average_only_flights_with_actual_times_and_count_on_time_under_fi
         let state = state(&db.store);
 
         let a = call(&state, get("/stats", &[("date", "2013-02-01")])).await;
-        assert_eq!(a.status, 200, "{}: {}", db.name, a.body);
+        assert_eq!(a.status, 200, "{}: {}", db.name(), a.body);
         assert_eq!(
             a.json(),
             json!({
@@ -262,7 +262,7 @@ async fn stats_average_only_flights_with_actual_times_and_count_on_time_under_fi
                 "on_time_arrival_pct": 66.67,
             }),
             "{}",
-            db.name
+            db.name()
         );
         assert_eq!(a.header("cache-control"), Some("private, max-age=5"));
 
@@ -272,7 +272,7 @@ async fn stats_average_only_flights_with_actual_times_and_count_on_time_under_fi
             json!({"flights": 1, "by_status": {"scheduled": 1}, "cancelled": 0,
                    "avg_departure_delay_minutes": null, "avg_arrival_delay_minutes": null, "on_time_arrival_pct": null}),
             "{}: no actual times means null averages",
-            db.name
+            db.name()
         );
         let by_route =
             call(&state, get("/stats", &[("date", "2013-02-01"), ("origin", "SFO"), ("destination", "LAX")])).await;
@@ -335,14 +335,14 @@ async fn a_pagination_walk_sees_every_row_exactly_once_while_flights_are_inserte
         })
         .await;
         let unique: HashSet<&String> = seen.iter().collect();
-        assert_eq!(unique.len(), seen.len(), "{}: a row appeared twice", db.name);
+        assert_eq!(unique.len(), seen.len(), "{}: a row appeared twice", db.name());
         for id in &before {
-            assert!(seen.contains(id), "{}: {id} was skipped", db.name);
+            assert!(seen.contains(id), "{}: {id} was skipped", db.name());
         }
         for id in &inserted {
-            assert!(seen.contains(id), "{}: {id}, inserted ahead of the cursor, was not reached", db.name);
+            assert!(seen.contains(id), "{}: {id}, inserted ahead of the cursor, was not reached", db.name());
         }
-        assert!(seen.iter().all(|id| !id.starts_with("UA70")), "{}: rows behind the cursor stay behind", db.name);
+        assert!(seen.iter().all(|id| !id.starts_with("UA70")), "{}: rows behind the cursor stay behind", db.name());
         assert!(inserted.len() >= 8, "the walk took several pages");
     }
 }
@@ -355,11 +355,11 @@ async fn board_and_history_walks_collect_every_row_exactly_once() {
             walk(&state, "/airports/MIA/arrivals", &[("date", "2013-01-01"), ("limit", "2")], async |_| {}).await;
         let want: HashSet<String> =
             flights.iter().filter(|f| f.destination == "MIA" && f.date == day(2013, 1, 1)).map(|f| f.id()).collect();
-        assert_eq!(seen.len(), want.len(), "{}", db.name);
+        assert_eq!(seen.len(), want.len(), "{}", db.name());
         assert_eq!(seen.into_iter().collect::<HashSet<_>>(), want);
 
         let ewr = walk(&state, "/flights", &[("origin", "EWR"), ("limit", "3")], async |_| {}).await;
-        assert_eq!(ewr, expected(&flights, |f| f.origin == "EWR"), "{}", db.name);
+        assert_eq!(ewr, expected(&flights, |f| f.origin == "EWR"), "{}", db.name());
     }
 }
 
@@ -393,7 +393,7 @@ async fn every_bad_input_is_a_400_with_its_stable_code() {
         ];
         for (path, query, code) in cases {
             let a = call(&state, get(path, &query)).await;
-            assert_eq!((a.status, a.error_code().as_str()), (400, code), "{} {path} {query:?}: {}", db.name, a.body);
+            assert_eq!((a.status, a.error_code().as_str()), (400, code), "{} {path} {query:?}: {}", db.name(), a.body);
         }
     }
 }
@@ -421,7 +421,7 @@ async fn a_cursor_that_was_altered_or_reused_with_other_filters_or_another_route
         ];
         for (path, query) in reuses {
             let a = call(&state, get(path, &query)).await;
-            assert_eq!((a.status, a.error_code().as_str()), (400, "invalid_cursor"), "{} {path} {query:?}", db.name);
+            assert_eq!((a.status, a.error_code().as_str()), (400, "invalid_cursor"), "{} {path} {query:?}", db.name());
         }
         let other_key =
             contrail_query::State::new(db.store.clone(), b"another-secret-of-32-bytes-or-more!".to_vec(), "");
@@ -456,7 +456,7 @@ async fn a_matching_if_none_match_gets_a_304_and_a_change_gets_a_new_etag() {
         assert!(etag.starts_with('"') && !etag.starts_with("W/"), "strong: {etag}");
         for sent in [etag.clone(), format!("\"other\", {etag}"), format!("W/{etag}"), "*".to_owned()] {
             let a = call(&state, rest("GET", &path, &[], &[("If-None-Match", &sent)])).await;
-            assert_eq!(a.status, 304, "{} If-None-Match: {sent}", db.name);
+            assert_eq!(a.status, 304, "{} If-None-Match: {sent}", db.name());
             assert!(a.body.is_empty());
             assert_eq!(a.header("etag"), Some(etag.as_str()));
         }
@@ -467,7 +467,7 @@ async fn a_matching_if_none_match_gets_a_304_and_a_change_gets_a_new_etag() {
         changed.gate = Some("Z9".into());
         db.store.write_snapshots(&[changed.snapshot("gate-change", at(day(2013, 1, 3), 0, 0))]).await.unwrap();
         let after = call(&state, rest("GET", &path, &[], &[("If-None-Match", &etag)])).await;
-        assert_eq!(after.status, 200, "{}: the flight changed", db.name);
+        assert_eq!(after.status, 200, "{}: the flight changed", db.name());
         assert_ne!(after.header("etag"), Some(etag.as_str()));
         assert_eq!(after.json()["gate"], "Z9");
 
@@ -520,7 +520,7 @@ async fn head_answers_like_get_without_a_body() {
         let state = state(&db.store);
         let g = call(&state, get("/flights", &[("origin", "JFK")])).await;
         let h = call(&state, rest("HEAD", "/flights", &[("origin", "JFK")], &[])).await;
-        assert_eq!(h.status, 200, "{}", db.name);
+        assert_eq!(h.status, 200, "{}", db.name());
         assert!(h.body.is_empty());
         assert_eq!(h.header("etag"), g.header("etag"));
     }
@@ -531,7 +531,7 @@ async fn health_and_readiness_are_ok_when_the_database_answers() {
     for db in engines().await {
         for path in ["/health", "/health/ready"] {
             let a = call(&state(&db.store), get(path, &[])).await;
-            assert_eq!((a.status, a.json()), (200, json!({"status": "ok"})), "{} {path}", db.name);
+            assert_eq!((a.status, a.json()), (200, json!({"status": "ok"})), "{} {path}", db.name());
             assert_eq!(a.header("cache-control"), Some("no-store"));
         }
     }

@@ -62,11 +62,11 @@ async fn every_sample_event_is_answered_as_its_route_promises() {
             }
             let a = call(&state, req).await;
             let want = if is_preflight { 204 } else { 200 };
-            assert_eq!(a.status, want, "{} {name}: {}", db.name, a.body);
+            assert_eq!(a.status, want, "{} {name}: {}", db.name(), a.body);
             if want == 200 {
                 let v = a.json();
                 let non_empty = v.get("items").and_then(|i| i.as_array()).is_none_or(|i| !i.is_empty());
-                assert!(non_empty, "{} {name}: the sample finds fixture data: {}", db.name, a.body);
+                assert!(non_empty, "{} {name}: the sample finds fixture data: {}", db.name(), a.body);
             } else {
                 assert_eq!(a.header("access-control-allow-origin"), Some(BOARD_ORIGIN), "{name}");
             }
@@ -85,6 +85,6 @@ async fn the_stage_is_not_part_of_the_route_on_either_payload_version() {
             .replace("/prod/flights/UA1545-2013-01-01-EWR", "/prod/health")
             .replace("GET /flights/{flight_id}", "GET /health");
         let v2 = lambda_http::request::from_str(&text).unwrap();
-        assert_eq!(call(&state, v2).await.status, 200, "{}", db.name);
+        assert_eq!(call(&state, v2).await.status, 200, "{}", db.name());
     }
 }

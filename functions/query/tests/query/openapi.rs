@@ -134,7 +134,7 @@ async fn every_documented_parameter_is_accepted_and_responses_match_the_spec() {
                 .collect();
             // All documented parameters at once: accepted, and the answer validates.
             let a = call(&state, get(&path, &query)).await;
-            assert_eq!(a.status, 200, "{} {template} {query:?}: {}", db.name, a.body);
+            assert_eq!(a.status, 200, "{} {template} {query:?}: {}", db.name(), a.body);
             check(&spec, template, 200, &a);
             // Only the required ones.
             let required: Vec<(&str, &str)> = params
@@ -186,7 +186,7 @@ async fn every_documented_parameter_is_accepted_and_responses_match_the_spec() {
                 let mut q = query.clone();
                 q.push(("group_by", grouping));
                 let a = call(&state, get("/stats", &q)).await;
-                assert_eq!(a.status, 200, "{} {q:?}: {}", db.name, a.body);
+                assert_eq!(a.status, 200, "{} {q:?}: {}", db.name(), a.body);
                 let groups = a.json()[if grouping == "hour" { "hours" } else { "carriers" }].clone();
                 assert!(groups.as_array().is_some_and(|g| !g.is_empty()), "{q:?}: {}", a.body);
                 check(&spec, "/stats", 200, &a);

@@ -163,8 +163,8 @@ async fn positions_are_the_airborne_flights_as_compact_rows_and_departed_ones_on
         let spots = load_spots(&db).await;
         let state = state(&db.store);
         let a = call(&state, get("/positions", &[("limit", "500")])).await;
-        assert_eq!(a.status, 200, "{}: {}", db.name, a.body);
-        assert_eq!(a.ids(), ids(&spots, airborne), "{}: airborne only, by flight id", db.name);
+        assert_eq!(a.status, 200, "{}: {}", db.name(), a.body);
+        assert_eq!(a.ids(), ids(&spots, airborne), "{}: airborne only, by flight id", db.name());
         assert_eq!(a.next_cursor(), None);
         assert_eq!(a.header("cache-control"), Some("private, max-age=5"));
         assert_eq!(a.header("content-type"), Some("application/json; charset=utf-8"));
@@ -187,9 +187,9 @@ async fn positions_are_the_airborne_flights_as_compact_rows_and_departed_ones_on
             let id = row["flight_id"].as_str().unwrap();
             let s = spots.iter().find(|s| s.id() == id).unwrap();
             let keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
-            assert_eq!(keys.len(), fields.len(), "{}: {row}", db.name);
+            assert_eq!(keys.len(), fields.len(), "{}: {row}", db.name());
             for field in fields {
-                assert!(keys.contains(&field), "{}: {field} missing: {row}", db.name);
+                assert!(keys.contains(&field), "{}: {field} missing: {row}", db.name());
             }
             let want = json!({
                 "flight_id": s.id(), "carrier": s.flight.carrier, "number": s.flight.number,
@@ -197,16 +197,16 @@ async fn positions_are_the_airborne_flights_as_compact_rows_and_departed_ones_on
                 "heading_deg": s.heading(), "altitude_ft": s.altitude(), "ground_speed_kt": 451.5,
                 "event_time": reported(s).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             });
-            assert_eq!(row, &want, "{}", db.name);
+            assert_eq!(row, &want, "{}", db.name());
         }
         assert!(rows.iter().any(|r| r["altitude_ft"].is_null()), "the fixture has a null altitude");
         assert!(a.body.starts_with("{\"items\":[{\"flight_id\":"), "rows lead with their id: {}", a.body);
 
         let with_departed = call(&state, get("/positions", &[("include", "departed"), ("limit", "500")])).await;
-        assert_eq!(with_departed.ids(), ids(&spots, in_the_air), "{}", db.name);
+        assert_eq!(with_departed.ids(), ids(&spots, in_the_air), "{}", db.name());
         let served: HashSet<String> = with_departed.ids().into_iter().collect();
         for never in ["UA901", "AA902", "B6903"] {
-            assert!(!served.iter().any(|id| id.starts_with(never)), "{}: {never} is not served", db.name);
+            assert!(!served.iter().any(|id| id.starts_with(never)), "{}: {never} is not served", db.name());
         }
         let default_page = call(&state, get("/positions", &[("limit", "3")])).await;
         assert_eq!(default_page.ids(), ids(&spots, airborne)[..3].to_vec());
@@ -224,7 +224,7 @@ async fn a_bbox_keeps_the_flights_inside_it_edges_included_and_may_cross_the_ant
                 q.push(("include", "departed"));
             }
             let a = call(&state, get("/positions", &q)).await;
-            assert_eq!(a.status, 200, "{} bbox={b}: {}", db.name, a.body);
+            assert_eq!(a.status, 200, "{} bbox={b}: {}", db.name(), a.body);
             a
         };
         // Across the antimeridian: 170..180 and -180..-170, edges included on every side.
@@ -233,7 +233,7 @@ async fn a_bbox_keeps_the_flights_inside_it_edges_included_and_may_cross_the_ant
             places(&a),
             [(-180.0, 0.0), (-179.5, 10.0), (-170.0, 30.0), (170.0, -30.0), (180.0, 20.0)],
             "{}",
-            db.name
+            db.name()
         );
         let a = bbox("170,-30,-170,30", true).await;
         assert_eq!(
@@ -248,7 +248,7 @@ async fn a_bbox_keeps_the_flights_inside_it_edges_included_and_may_cross_the_ant
                 (180.0, 20.0)
             ],
             "{}",
-            db.name
+            db.name()
         );
         // The same longitudes the other way round are the rest of the world.
         let a = bbox("-170,-30,170,30", false).await;
@@ -256,7 +256,7 @@ async fn a_bbox_keeps_the_flights_inside_it_edges_included_and_may_cross_the_ant
             places(&a),
             [(-170.0, 30.0), (-169.9, 0.0), (0.0, 0.0), (0.5, -10.0), (100.0, 13.7), (169.9, 0.0), (170.0, -30.0)],
             "{}",
-            db.name
+            db.name()
         );
         assert_eq!(places(&bbox("-130,30,-70,45", false).await), [(-120.25, 37.6), (-74.1687, 40.6925)]);
         assert_eq!(places(&bbox("0,0,0,0", false).await), [(0.0, 0.0)], "a point is a box");
@@ -275,7 +275,7 @@ async fn a_bbox_keeps_the_flights_inside_it_edges_included_and_may_cross_the_ant
                     };
                     in_the_air(s) && lon_ok && (min_lat..=max_lat).contains(&s.lat)
                 };
-                assert_eq!(bbox(b.as_str(), true).await.ids(), ids(&spots, inside), "{} bbox={b}", db.name);
+                assert_eq!(bbox(b.as_str(), true).await.ids(), ids(&spots, inside), "{} bbox={b}", db.name());
             }
         }
     }
@@ -305,10 +305,10 @@ async fn carrier_origin_and_destination_narrow_the_positions_alone_and_with_a_bo
             let mut q = query.clone();
             q.extend([("include", "departed"), ("limit", "500")]);
             let a = call(&state, get("/positions", &q)).await;
-            assert_eq!(a.status, 200, "{} {query:?}: {}", db.name, a.body);
+            assert_eq!(a.status, 200, "{} {query:?}: {}", db.name(), a.body);
             let want = ids(&spots, |s| in_the_air(s) && keep(s));
             assert!(!want.is_empty() || query.iter().any(|(_, v)| *v == "ZZ"), "the fixture covers {query:?}");
-            assert_eq!(a.ids(), want, "{} {query:?}", db.name);
+            assert_eq!(a.ids(), want, "{} {query:?}", db.name());
         }
     }
 }
@@ -327,7 +327,7 @@ async fn pages_follow_the_flight_id_and_see_every_flight_once_while_the_flights_
                 q.push(("cursor", c));
             }
             let a = call(&state, get("/positions", &q)).await;
-            assert_eq!(a.status, 200, "{}: {}", db.name, a.body);
+            assert_eq!(a.status, 200, "{}: {}", db.name(), a.body);
             assert!(a.ids().len() <= 2);
             seen.extend(a.ids());
             cursor = a.next_cursor();
@@ -348,14 +348,14 @@ async fn pages_follow_the_flight_id_and_see_every_flight_once_while_the_flights_
             db.store.write_snapshots(&moved).await.unwrap();
         }
         let want = ids(&spots, |s| in_the_air(s) && !(s.lon > -175.5 && s.lon < -175.0));
-        assert_eq!(seen, want, "{}: every flight once, in flight-id order", db.name);
+        assert_eq!(seen, want, "{}: every flight once, in flight-id order", db.name());
         assert!(want.len() > 10, "the walk took many pages");
 
         // A cursor only continues the query that issued it.
         let first = call(&state, get("/positions", &[("limit", "2")])).await;
         let cursor = first.next_cursor().expect("a second page");
         let next = call(&state, get("/positions", &[("limit", "2"), ("cursor", &cursor)])).await;
-        assert_eq!(next.ids(), ids(&spots, airborne)[2..4].to_vec(), "{}", db.name);
+        assert_eq!(next.ids(), ids(&spots, airborne)[2..4].to_vec(), "{}", db.name());
         let flights = call(&state, get("/flights", &[("limit", "1")])).await;
         let flights_cursor = flights.next_cursor().unwrap();
         for q in [
@@ -365,7 +365,7 @@ async fn pages_follow_the_flight_id_and_see_every_flight_once_while_the_flights_
             vec![("cursor", flights_cursor.as_str())],
         ] {
             let a = call(&state, get("/positions", &q)).await;
-            assert_eq!((a.status, a.error_code().as_str()), (400, "invalid_cursor"), "{} {q:?}", db.name);
+            assert_eq!((a.status, a.error_code().as_str()), (400, "invalid_cursor"), "{} {q:?}", db.name());
         }
         let a = call(&state, get("/flights", &[("cursor", &cursor)])).await;
         assert_eq!(a.error_code(), "invalid_cursor", "a positions cursor on /flights");
@@ -381,7 +381,7 @@ async fn positions_answer_304_while_nothing_moved_and_a_new_etag_once_a_flight_m
         let first = call(&state, get("/positions", &query)).await;
         let etag = first.header("etag").expect("an ETag").to_owned();
         let again = call(&state, rest("GET", "/positions", &query, &[("If-None-Match", &etag)])).await;
-        assert_eq!((again.status, again.body.as_str()), (304, ""), "{}", db.name);
+        assert_eq!((again.status, again.body.as_str()), (304, ""), "{}", db.name());
         assert_eq!(again.header("etag"), Some(etag.as_str()));
 
         let s = spots.iter().find(|s| s.lon == -74.1687).unwrap();
@@ -390,7 +390,7 @@ async fn positions_answer_304_while_nothing_moved_and_a_new_etag_once_a_flight_m
         let moved = s.flight.snapshot_with_position("moved", reported(s) + Duration::minutes(1), p);
         db.store.write_snapshots(&[moved]).await.unwrap();
         let after = call(&state, rest("GET", "/positions", &query, &[("If-None-Match", &etag)])).await;
-        assert_eq!(after.status, 200, "{}: the flight moved", db.name);
+        assert_eq!(after.status, 200, "{}: the flight moved", db.name());
         assert_ne!(after.header("etag"), Some(etag.as_str()));
         assert!(places(&after).contains(&(-74.0, 40.6925)));
         let head = call(&state, rest("HEAD", "/positions", &query, &[])).await;
@@ -424,7 +424,7 @@ async fn every_bad_positions_parameter_is_a_400_with_its_stable_code() {
         ];
         for (query, code, message) in cases {
             let a = call(&state, get("/positions", &query)).await;
-            assert_eq!((a.status, a.error_code().as_str()), (400, code), "{} {query:?}: {}", db.name, a.body);
+            assert_eq!((a.status, a.error_code().as_str()), (400, code), "{} {query:?}: {}", db.name(), a.body);
             let said = a.json()["error"]["message"].as_str().unwrap().to_owned();
             assert!(said.contains(message), "{query:?}: {said}");
         }

@@ -20,9 +20,8 @@ fn as_user(url: &str, user: &str) -> String {
 
 /// A migrated database loaded with the fixture by its owner, and its URL.
 async fn loaded_database() -> Option<(String, Vec<FixtureFlight>)> {
-    let url = contrail_testkit::postgres::fresh_database()?;
-    let owner = Store::connect(&DbConfig::from_url(&url)).await.expect("connect");
-    owner.migrate().await.expect("migrate");
+    let db = contrail_testkit::store::postgres().await?;
+    let (url, owner) = (db.url, db.store);
     // The fixture's history lands in partitions created now, after the migration granted its rights.
     let flights = fixture_flights();
     load(&owner, &flights).await;

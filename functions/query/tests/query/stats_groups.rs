@@ -96,7 +96,7 @@ async fn hourly_stats_count_an_airports_departures_and_arrivals_with_their_delay
         load_day(&db).await;
         let state = state(&db.store);
         let a = call(&state, get("/stats", &[("date", DATE), ("airport", "JFK"), ("group_by", "hour")])).await;
-        assert_eq!(a.status, 200, "{}: {}", db.name, a.body);
+        assert_eq!(a.status, 200, "{}: {}", db.name(), a.body);
         assert_eq!(a.header("cache-control"), Some("private, max-age=5"));
         let n = Value::Null;
         assert_eq!(
@@ -109,7 +109,7 @@ async fn hourly_stats_count_an_airports_departures_and_arrivals_with_their_delay
                 keyed("hour", "2013-03-02T06:00:00Z", group(0, n.clone(), n.clone(), 1, n.clone(), n.clone())),
             ]}),
             "{}",
-            db.name
+            db.name()
         );
         assert!(a.body.starts_with(r#"{"hours":[{"hour":"2013-03-01T08:00:00Z","departures":3,"#), "{}", a.body);
 
@@ -120,7 +120,7 @@ async fn hourly_stats_count_an_airports_departures_and_arrivals_with_their_delay
             ua.json(),
             json!({"hours": [keyed("hour", "2013-03-01T08:00:00Z", group(2, json!(10.0), json!(50.0), 1, json!(-5.0), json!(100.0)))]}),
             "{}",
-            db.name
+            db.name()
         );
         let none =
             call(&state, get("/stats", &[("date", "2013-03-03"), ("airport", "JFK"), ("group_by", "hour")])).await;
@@ -135,7 +135,7 @@ async fn carrier_stats_give_each_carriers_on_time_share_at_the_airport_and_over_
         let state = state(&db.store);
         let n = Value::Null;
         let a = call(&state, get("/stats", &[("date", DATE), ("airport", "JFK"), ("group_by", "carrier")])).await;
-        assert_eq!(a.status, 200, "{}: {}", db.name, a.body);
+        assert_eq!(a.status, 200, "{}: {}", db.name(), a.body);
         assert_eq!(
             a.json(),
             json!({"carriers": [
@@ -145,7 +145,7 @@ async fn carrier_stats_give_each_carriers_on_time_share_at_the_airport_and_over_
                 keyed("carrier", "UA", group(2, json!(10.0), json!(50.0), 1, json!(-5.0), json!(100.0))),
             ]}),
             "{}",
-            db.name
+            db.name()
         );
         // Without an airport every flight of the day counts on both sides; filters narrow as on /stats.
         let day = call(&state, get("/stats", &[("date", DATE), ("group_by", "carrier"), ("carrier", "UA")])).await;
@@ -153,17 +153,17 @@ async fn carrier_stats_give_each_carriers_on_time_share_at_the_airport_and_over_
             day.json(),
             json!({"carriers": [keyed("carrier", "UA", group(4, json!(6.67), json!(66.67), 4, json!(7.0), json!(66.67)))]}),
             "{}",
-            db.name
+            db.name()
         );
         let route =
             call(&state, get("/stats", &[("date", DATE), ("group_by", "carrier"), ("destination", "JFK")])).await;
         let body = route.json();
         let carriers: Vec<&str> =
             body["carriers"].as_array().unwrap().iter().map(|c| c["carrier"].as_str().unwrap()).collect();
-        assert_eq!(carriers, ["B6", "DL", "UA"], "{}: flights to JFK only", db.name);
+        assert_eq!(carriers, ["B6", "DL", "UA"], "{}: flights to JFK only", db.name());
         // The answer without group_by is the day's Stats object, as before.
         let plain = call(&state, get("/stats", &[("date", DATE), ("origin", "JFK")])).await;
-        assert_eq!(plain.json()["flights"], 4, "{}: {}", db.name, plain.body);
+        assert_eq!(plain.json()["flights"], 4, "{}: {}", db.name(), plain.body);
         assert!(plain.json().get("hours").is_none() && plain.json().get("carriers").is_none());
     }
 }
@@ -187,7 +187,7 @@ async fn bad_group_by_requests_are_400s_with_their_stable_codes() {
         ];
         for (query, code, message) in cases {
             let a = call(&state, get("/stats", &query)).await;
-            assert_eq!((a.status, a.error_code().as_str()), (400, code), "{} {query:?}: {}", db.name, a.body);
+            assert_eq!((a.status, a.error_code().as_str()), (400, code), "{} {query:?}: {}", db.name(), a.body);
             let said = a.json()["error"]["message"].as_str().unwrap().to_owned();
             assert!(said.contains(message), "{query:?}: {said}");
         }

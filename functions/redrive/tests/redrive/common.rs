@@ -4,12 +4,13 @@
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use contrail_redrive::{DeadLetterQueue, FailureBucket, State};
 use contrail_shared::codec::{RawRecord, RejectReason, Rejection, encode_base64};
-use contrail_shared::config::DbConfig;
 use contrail_shared::deadletter::DeadLetter;
 use contrail_shared::domain::FlightId;
 use contrail_shared::sink::DeadLetterSink;
 use contrail_shared::storage::Store;
+use contrail_testkit::flight::FlightEvent;
 use contrail_testkit::moto::MotoServer;
+use serde_json::json;
 
 pub const FLIGHT: &str = "UA1545-2013-01-01-EWR";
 
@@ -104,31 +105,14 @@ impl Aws {
     }
 }
 
-/// A migrated SQLite store in a temporary directory.
-pub async fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("contrail.db").display());
-    let store = Store::connect(&DbConfig::from_url(url)).await.unwrap();
-    store.migrate().await.unwrap();
-    (store, dir)
-}
-
-/// A migrated store on a fresh PostgreSQL database; `None` after the testkit's loud skip.
-pub async fn postgres() -> Option<Store> {
-    let url = contrail_testkit::postgres::fresh_database()?;
-    let store = Store::connect(&DbConfig::from_url(url)).await.unwrap();
-    store.migrate().await.unwrap();
-    Some(store)
-}
-
 /// A valid flight-event/v1 value for [`FLIGHT`].
 pub fn event(event_id: &str, event_time: &str, status: &str) -> String {
-    serde_json::json!({
-        "event_id": event_id, "event_time": event_time, "carrier": "UA", "number": "1545",
-        "date": "2013-01-01", "origin": "EWR", "destination": "IAH", "status": status,
-        "scheduled_departure": "2013-01-01T10:15:00Z", "scheduled_arrival": "2013-01-01T14:19:00Z",
-    })
-    .to_string()
+    FlightEvent::new(event_id, "UA1545", status, event_time)
+        .date("2013-01-01")
+        .route("EWR", "IAH")
+        .with("scheduled_departure", json!("2013-01-01T10:15:00Z"))
+        .with("scheduled_arrival", json!("2013-01-01T14:19:00Z"))
+        .to_string()
 }
 
 /// A dead letter as ingest writes it, for a record at `offset` with the raw `value` text.
@@ -187,26 +171,6 @@ pub fn failure_record(records: &[(i64, &str)]) -> String {
         "payload": payload.to_string(),
     })
     .to_string()
-}
-
-/// Runs a scenario on SQLite and, when one can be had, on PostgreSQL.
-#[macro_export]
-macro_rules! on_both_engines {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[tokio::test]
-            async fn on_sqlite() {
-                let (store, _dir) = $crate::common::sqlite().await;
-                super::$scenario(store).await;
-            }
-
-            #[tokio::test]
-            async fn on_postgres() {
-                let Some(store) = $crate::common::postgres().await else { return };
-                super::$scenario(store).await;
-            }
-        }
-    };
 }
 
 /// The committed ESM failure record sample.

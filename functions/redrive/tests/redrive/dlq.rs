@@ -2,12 +2,14 @@
 
 use contrail_redrive::handle;
 use contrail_shared::storage::Store;
+use contrail_testkit::store::TestStore;
 use serde_json::{Value, json};
 
 use crate::common::{self, poison_letter, valid_letter};
-use crate::on_both_engines;
+use contrail_testkit::on_both_engines;
 
-async fn draining_on_demand_stores_valid_letters_and_leaves_the_rest(store: Store) {
+async fn draining_on_demand_stores_valid_letters_and_leaves_the_rest(db: TestStore) {
+    let store = db.store.clone();
     let Some(aws) = common::aws() else { return };
     let queue = aws.queue().await;
     let poison = poison_letter(12).to_json();
@@ -42,7 +44,8 @@ async fn draining_on_demand_stores_valid_letters_and_leaves_the_rest(store: Stor
 }
 on_both_engines!(draining_on_demand_stores_valid_letters_and_leaves_the_rest);
 
-async fn the_sqs_event_reports_still_failing_messages_as_batch_item_failures(store: Store) {
+async fn the_sqs_event_reports_still_failing_messages_as_batch_item_failures(db: TestStore) {
+    let store = db.store.clone();
     let Some(aws) = common::aws() else { return };
     let queue = aws.queue().await;
     aws.send(&queue, &valid_letter(20, "e-20", "2013-01-01T09:00:00Z", "boarding").to_json()).await;
@@ -78,7 +81,8 @@ async fn the_sqs_event_reports_still_failing_messages_as_batch_item_failures(sto
 }
 on_both_engines!(the_sqs_event_reports_still_failing_messages_as_batch_item_failures);
 
-async fn replaying_the_same_letters_twice_stores_nothing_new(store: Store) {
+async fn replaying_the_same_letters_twice_stores_nothing_new(db: TestStore) {
+    let store = db.store.clone();
     let Some(aws) = common::aws() else { return };
     let queue = aws.queue().await;
     let letter = valid_letter(30, "e-30", "2013-01-01T09:00:00Z", "scheduled").to_json();
@@ -106,7 +110,8 @@ on_both_engines!(replaying_the_same_letters_twice_stores_nothing_new);
 #[tokio::test]
 async fn a_dry_run_counts_without_writing_or_deleting() {
     let Some(aws) = common::aws() else { return };
-    let (store, _dir) = common::sqlite().await;
+    let db = contrail_testkit::store::sqlite().await;
+    let store = db.store.clone();
     let queue = aws.queue().await;
     let valid = valid_letter(40, "e-40", "2013-01-01T09:00:00Z", "scheduled").to_json();
     let poison = poison_letter(41).to_json();
@@ -130,7 +135,8 @@ async fn a_dry_run_counts_without_writing_or_deleting() {
 #[tokio::test]
 async fn max_messages_bounds_how_many_are_received() {
     let Some(aws) = common::aws() else { return };
-    let (store, _dir) = common::sqlite().await;
+    let db = contrail_testkit::store::sqlite().await;
+    let store = db.store.clone();
     let queue = aws.queue().await;
     for i in 0..13 {
         let id = format!("e-m{i}");
@@ -169,7 +175,8 @@ async fn a_database_that_is_down_leaves_every_message_in_the_queue() {
 
 #[tokio::test]
 async fn a_source_that_is_not_configured_or_an_unknown_event_fails_the_invocation() {
-    let (store, _dir) = common::sqlite().await;
+    let db = contrail_testkit::store::sqlite().await;
+    let store = db.store.clone();
     let state = contrail_redrive::State::new(store.clone(), contrail_shared::sink::DeadLetterSink::Store(store));
     let err = handle(&state, json!({"source": "s3"})).await.unwrap_err();
     assert_eq!(err.error_type(), "NonRetryable.Configuration");

@@ -1,12 +1,13 @@
 //! The local stack's redrive over the store's dead-letter table.
 
 use contrail_redrive::{list_local, redrive_local};
-use contrail_shared::storage::Store;
+use contrail_testkit::store::TestStore;
 
 use crate::common::{self, poison_letter, valid_letter};
-use crate::on_both_engines;
+use contrail_testkit::on_both_engines;
 
-async fn the_local_redrive_replays_the_dead_letter_table(store: Store) {
+async fn the_local_redrive_replays_the_dead_letter_table(db: TestStore) {
+    let store = db.store.clone();
     store
         .put_dead_letters(&[
             valid_letter(1, "l-1", "2013-01-01T09:00:00Z", "scheduled"),

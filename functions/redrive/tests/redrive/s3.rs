@@ -3,15 +3,16 @@
 use contrail_redrive::{DeadLetterQueue, State, handle};
 use contrail_shared::codec::RejectReason;
 use contrail_shared::sink::{DeadLetterSink, SqsDeadLetters};
-use contrail_shared::storage::Store;
+use contrail_testkit::store::TestStore;
 use serde_json::json;
 
 use crate::common::{self, event, failure_record};
-use crate::on_both_engines;
+use contrail_testkit::on_both_engines;
 
 const KEY: &str = "aws/lambda/esm-1/flight-data-0/2013/01/01/2013-01-01T10.25.00-batch-1";
 
-async fn a_failure_record_replays_like_ingest_and_moves_to_replayed(store: Store) {
+async fn a_failure_record_replays_like_ingest_and_moves_to_replayed(db: TestStore) {
+    let store = db.store.clone();
     let Some(aws) = common::aws() else { return };
     let bucket = aws.bucket().await;
     let record = failure_record(&[
@@ -61,7 +62,8 @@ async fn a_failure_record_replays_like_ingest_and_moves_to_replayed(store: Store
 }
 on_both_engines!(a_failure_record_replays_like_ingest_and_moves_to_replayed);
 
-async fn replaying_a_batch_twice_finds_duplicates_only(store: Store) {
+async fn replaying_a_batch_twice_finds_duplicates_only(db: TestStore) {
+    let store = db.store.clone();
     let Some(aws) = common::aws() else { return };
     let bucket = aws.bucket().await;
     let record = failure_record(&[
@@ -87,7 +89,8 @@ on_both_engines!(replaying_a_batch_twice_finds_duplicates_only);
 #[tokio::test]
 async fn a_dry_run_leaves_the_bucket_and_the_database_alone() {
     let Some(aws) = common::aws() else { return };
-    let (store, _dir) = common::sqlite().await;
+    let db = contrail_testkit::store::sqlite().await;
+    let store = db.store.clone();
     let bucket = aws.bucket().await;
     aws.put(&bucket, KEY, common::event_file_text()).await;
     let state = aws.state(&store, None, Some(&bucket));
@@ -106,7 +109,8 @@ async fn a_dry_run_leaves_the_bucket_and_the_database_alone() {
 #[tokio::test]
 async fn poison_records_of_a_replayed_batch_go_to_the_dead_letter_queue() {
     let Some(aws) = common::aws() else { return };
-    let (store, _dir) = common::sqlite().await;
+    let db = contrail_testkit::store::sqlite().await;
+    let store = db.store.clone();
     let bucket = aws.bucket().await;
     let queue = aws.queue().await;
     aws.put(&bucket, KEY, common::event_file_text()).await;

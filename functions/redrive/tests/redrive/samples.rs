@@ -9,7 +9,8 @@ use crate::common;
 
 #[tokio::test]
 async fn the_sqs_sample_replays_one_letter_and_reports_the_other_two() {
-    let (store, _dir) = common::sqlite().await;
+    let db = contrail_testkit::store::sqlite().await;
+    let store = db.store.clone();
     let state = contrail_redrive::State::new(store.clone(), DeadLetterSink::Store(store.clone()));
     let event: Value = serde_json::from_str(&event_file("sqs-dlq-redrive.json")).unwrap();
 
@@ -28,7 +29,8 @@ async fn the_sqs_sample_replays_one_letter_and_reports_the_other_two() {
 #[tokio::test]
 async fn the_invoke_sample_is_a_dry_run_of_the_queue() {
     let Some(aws) = common::aws() else { return };
-    let (store, _dir) = common::sqlite().await;
+    let db = contrail_testkit::store::sqlite().await;
+    let store = db.store.clone();
     let queue = aws.queue().await;
     let sample: Value = serde_json::from_str(&event_file("sqs-dlq-redrive.json")).unwrap();
     for record in sample["Records"].as_array().unwrap() {
@@ -47,7 +49,8 @@ async fn the_invoke_sample_is_a_dry_run_of_the_queue() {
 
 #[tokio::test]
 async fn the_failure_record_sample_holds_a_batch_with_one_poison_record() {
-    let (store, _dir) = common::sqlite().await;
+    let db = contrail_testkit::store::sqlite().await;
+    let store = db.store.clone();
     let record = contrail_redrive::failure_record::parse_failure_record(common::event_file_text().as_bytes()).unwrap();
     assert_eq!(record.condition.as_deref(), Some("RetryAttemptsExhausted"));
     assert_eq!(record.event.record_count(), 3);

@@ -5,7 +5,7 @@
 use contrail_ingest::{MskEvent, MskRecord};
 use serde_json::json;
 
-use super::{ARN, Ev, TOPIC, ms, tombstone};
+use super::{ARN, Ev, TOPIC, ToRecord, ms, tombstone};
 
 pub const FILE: &str = "msk-flight-batch.json";
 

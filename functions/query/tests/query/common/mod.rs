@@ -9,37 +9,16 @@ use serde_json::{Value, json};
 
 use contrail_query::State;
 use contrail_shared::codec::parse_event;
-use contrail_shared::config::DbConfig;
 use contrail_shared::domain::{FlightId, Removal, Snapshot};
 use contrail_shared::storage::Store;
+use contrail_testkit::flight::FlightEvent;
 
 pub const SECRET: &[u8] = b"query-tests-cursor-secret-0123456789";
 pub const BOARD_ORIGIN: &str = "https://board.example.com";
 
-/// A migrated, empty store with the engine's name; the guard keeps a SQLite file alive.
-pub struct Db {
-    pub name: &'static str,
-    pub store: Store,
-    _dir: Option<tempfile::TempDir>,
-}
-
-/// One store per engine available here: SQLite always, PostgreSQL when the harness can start one.
-pub async fn engines() -> Vec<Db> {
-    let mut out = Vec::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("query.db").display());
-    out.push(Db { name: "sqlite", store: open(&url).await, _dir: Some(dir) });
-    if let Some(url) = contrail_testkit::postgres::fresh_database() {
-        out.push(Db { name: "postgres", store: open(&url).await, _dir: None });
-    }
-    out
-}
-
-async fn open(url: &str) -> Store {
-    let store = Store::connect(&DbConfig::from_url(url)).await.expect("connect");
-    store.migrate().await.expect("migrate");
-    store
-}
+/// One migrated, empty store per engine available here (SQLite always, PostgreSQL when the harness
+/// can start one).
+pub use contrail_testkit::store::{TestStore as Db, engines};
 
 /// The state the handler runs with in tests: a fixed cursor key, one allowed origin, no EMF on stdout.
 pub fn state(store: &Store) -> State {
@@ -79,33 +58,26 @@ impl FixtureFlight {
 
     /// The event JSON for this flight's state at `event_time`.
     pub fn event_json(&self, event_id: &str, event_time: DateTime<Utc>) -> String {
-        let t = |d: Option<DateTime<Utc>>| d.map(|d| d.to_rfc3339());
-        json!({
-            "schema_version": 1,
-            "event_id": event_id,
-            "event_time": event_time.to_rfc3339(),
-            "carrier": self.carrier,
-            "number": self.number,
-            "date": self.date.format("%Y-%m-%d").to_string(),
-            "origin": self.origin,
-            "destination": self.destination,
-            "status": self.status,
-            "scheduled_departure": self.scheduled_departure.to_rfc3339(),
-            "scheduled_arrival": self.scheduled_arrival.to_rfc3339(),
-            "estimated_departure": t(self.actual_departure().or(Some(self.scheduled_departure))),
-            "estimated_arrival": t(self.actual_arrival()),
-            "actual_departure": t(self.actual_departure()),
-            "actual_arrival": t(self.actual_arrival()),
-            "tail_number": "N12345",
-            "gate": self.gate,
-            "terminal": "C",
-            "position": if self.with_position {
-                json!({"lat": 40.6925, "lon": -74.1687, "altitude_ft": 35000.0, "ground_speed_kt": 480.5, "heading_deg": 270.0})
-            } else {
-                Value::Null
-            },
-        })
-        .to_string()
+        let t = |d: Option<DateTime<Utc>>| json!(d.map(|d| d.to_rfc3339()));
+        let position = if self.with_position {
+            json!({"lat": 40.6925, "lon": -74.1687, "altitude_ft": 35000.0, "ground_speed_kt": 480.5, "heading_deg": 270.0})
+        } else {
+            Value::Null
+        };
+        FlightEvent::new(event_id, &format!("{}{}", self.carrier, self.number), self.status, &event_time.to_rfc3339())
+            .date(&self.date.format("%Y-%m-%d").to_string())
+            .route(self.origin, self.destination)
+            .with("scheduled_departure", json!(self.scheduled_departure.to_rfc3339()))
+            .with("scheduled_arrival", json!(self.scheduled_arrival.to_rfc3339()))
+            .with("estimated_departure", t(self.actual_departure().or(Some(self.scheduled_departure))))
+            .with("estimated_arrival", t(self.actual_arrival()))
+            .with("actual_departure", t(self.actual_departure()))
+            .with("actual_arrival", t(self.actual_arrival()))
+            .with("tail_number", json!("N12345"))
+            .with("gate", json!(self.gate))
+            .with("terminal", json!("C"))
+            .with("position", position)
+            .to_string()
     }
 
     /// The same snapshot with `position` replaced (`null` for none), decoded through the ingest parser.
