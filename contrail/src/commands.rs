@@ -327,7 +327,7 @@ async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     let lines = read_lines(&args.file)?;
     let total = lines.len() as u64;
     let batch_size = args.batch_size as usize;
-    let mut progress = Progress::new("replay", Some(total));
+    let mut progress = Progress::new("replay", total);
     #[cfg(feature = "kafka")]
     if let Some(brokers) = &args.kafka {
         let producer = crate::kafka::producer(brokers, &args.topic).await?;

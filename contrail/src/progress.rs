@@ -1,101 +1,69 @@
-//! A progress line on stderr: done/total, rate and ETA, redrawn at most ten times a second (one line
-//! every few seconds when stderr is not a terminal).
+//! The progress line of long commands on stderr: indicatif's bar on a terminal; where stderr is not
+//! a terminal (a CI log, a pipe) indicatif draws nothing, so a plain line every few seconds instead.
 
-use std::io::{IsTerminal as _, Write as _};
 use std::time::{Duration, Instant};
+
+use indicatif::{FormattedDuration, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+/// How often the plain line is written when stderr is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Progress {
     label: &'static str,
-    total: Option<u64>,
-    done: u64,
-    started: Instant,
-    last_draw: Option<Instant>,
-    tty: bool,
+    bar: ProgressBar,
+    last_plain: Option<Instant>,
 }
 
 impl Progress {
-    pub fn new(label: &'static str, total: Option<u64>) -> Self {
-        Self { label, total, done: 0, started: Instant::now(), last_draw: None, tty: std::io::stderr().is_terminal() }
+    /// A bar for `total` records, redrawn at most ten times a second.
+    pub fn new(label: &'static str, total: u64) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
+        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% {pos}/{len} {rate} ETA {eta}")
+            .expect("the template is a constant that parses")
+            .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} rec/s", state.per_sec());
+            })
+            .progress_chars("#>.");
+        bar.set_style(style);
+        bar.set_prefix(label);
+        Self { label, bar, last_plain: None }
     }
 
     pub fn advance(&mut self, n: u64) {
-        self.done += n;
-        let every = if self.tty { Duration::from_millis(100) } else { Duration::from_secs(5) };
-        if self.last_draw.is_none_or(|t| t.elapsed() >= every) {
-            self.draw();
+        self.bar.inc(n);
+        if self.bar.is_hidden() && self.last_plain.is_none_or(|t| t.elapsed() >= PLAIN_EVERY) {
+            self.plain_line();
         }
     }
 
-    /// Records per second so far.
+    /// Records per second over the whole run (indicatif's own rate is a recent average).
     pub fn rate(&self) -> f64 {
-        self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9)
+        self.bar.position() as f64 / self.elapsed().as_secs_f64().max(1e-9)
     }
 
     pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
+        self.bar.elapsed()
     }
 
     /// Draws the final state and ends the line.
     pub fn finish(&mut self) {
-        self.draw();
-        if self.tty {
+        if self.bar.is_hidden() {
+            self.plain_line();
+        } else {
+            self.bar.finish();
+            // indicatif leaves the cursor at the end of the bar; the summary goes on a line of its own.
             eprintln!();
         }
     }
 
-    fn draw(&mut self) {
-        self.last_draw = Some(Instant::now());
-        let rate = self.rate();
-        let line = match self.total {
-            Some(total) if total > 0 => {
-                let frac = (self.done as f64 / total as f64).min(1.0);
-                let filled = (frac * 30.0).round() as usize;
-                let eta = if rate > 0.0 { (total.saturating_sub(self.done)) as f64 / rate } else { 0.0 };
-                format!(
-                    "{} [{}{}] {:>3.0}% {}/{} {:.0} rec/s ETA {}",
-                    self.label,
-                    "#".repeat(filled),
-                    ".".repeat(30 - filled),
-                    frac * 100.0,
-                    self.done,
-                    total,
-                    rate,
-                    clock(eta)
-                )
-            }
-            _ => format!(
-                "{} {} records {:.0} rec/s {}",
-                self.label,
-                self.done,
-                rate,
-                clock(self.elapsed().as_secs_f64())
-            ),
-        };
-        let mut err = std::io::stderr().lock();
-        if self.tty {
-            let _ = write!(err, "\r\x1b[2K{line}");
-        } else {
-            let _ = writeln!(err, "{line}");
-        }
-        let _ = err.flush();
-    }
-}
-
-/// Seconds as `m:ss` or `h:mm:ss`.
-pub fn clock(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn durations_read_like_a_clock() {
-        assert_eq!(super::clock(5.4), "0:05");
-        assert_eq!(super::clock(3725.0), "1:02:05");
+    fn plain_line(&mut self) {
+        self.last_plain = Some(Instant::now());
+        let (done, total) = (self.bar.position(), self.bar.length().unwrap_or(0));
+        eprintln!(
+            "{} {done}/{total} records {:.0} rec/s elapsed {}",
+            self.label,
+            self.rate(),
+            FormattedDuration(self.elapsed())
+        );
     }
 }

@@ -676,16 +676,79 @@ mod tests {
         }
     }
 
-    #[test]
-    fn arbitrary_bytes_never_panic_the_decoder() {
-        let mut seed: u64 = 42;
-        for _ in 0..2_000 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let len = (seed >> 56) as usize;
-            let bytes: Vec<u8> = (0..len).map(|i| (seed >> (i % 56)) as u8 ^ i as u8).collect();
-            let value = encode_base64(&bytes);
-            let _ = decode_record(&record(Some(&value), Some(&value)));
-            let _ = decode_record(&record(Some(&value), None));
+    /// Random input through proptest: whatever arrives, the decoder answers with a snapshot or a
+    /// rejection, never a panic, and a rejection of well-formed JSON names a content reason.
+    mod random_input {
+        use proptest::collection::{btree_map, vec};
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Any JSON value, nested up to three levels.
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(|f| json!(f)),
+                ".{0,40}".prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 16, 4, |inner| {
+                prop_oneof![
+                    vec(inner.clone(), 0..4).prop_map(Value::from),
+                    btree_map(".{0,8}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        const FIELDS: [&str; 13] = [
+            "schema_version",
+            "event_id",
+            "event_time",
+            "carrier",
+            "number",
+            "date",
+            "origin",
+            "destination",
+            "status",
+            "scheduled_departure",
+            "scheduled_arrival",
+            "gate",
+            "position",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic_the_decoder(key in vec(any::<u8>(), 0..64), value in vec(any::<u8>(), 0..512)) {
+                let (key, value) = (encode_base64(&key), encode_base64(&value));
+                let _ = decode_record(&record(Some(&key), Some(&value)));
+                let _ = decode_record(&record(Some(&key), None));
+            }
+
+            #[test]
+            fn text_that_is_not_base64_is_refused_as_such(text in "[^A-Za-z0-9+/=]{1,64}") {
+                let err = decode_record(&record(Some(&encode_base64("UA1545-2026-11-25-EWR")), Some(&text))).unwrap_err();
+                prop_assert_eq!(err.reason, RejectReason::InvalidBase64);
+            }
+
+            #[test]
+            fn any_value_in_any_field_is_stored_or_refused_for_its_content(
+                field in proptest::sample::select(&FIELDS[..]),
+                value in json_value(),
+            ) {
+                let mut event = valid();
+                event[field] = value;
+                if let Err(r) = decode_json(&event) {
+                    let content = [
+                        RejectReason::SchemaViolation,
+                        RejectReason::UnsupportedSchemaVersion,
+                        RejectReason::KeyMismatch,
+                    ];
+                    prop_assert!(content.contains(&r.reason), "{field}: {r:?}");
+                }
+            }
         }
     }
 }
