@@ -194,14 +194,9 @@ pub fn proxy_response(response: Response<Body>) -> Value {
 pub async fn open_store(config: &DbConfig, what: &str) -> anyhow::Result<Store> {
     let store = Store::connect(config).await.with_context(|| format!("cannot open the database {what}"))?;
     // Only the root cause: "database unavailable: error communicating with the database" says nothing more.
-    store.ping().await.map_err(|e| anyhow::anyhow!("database {what} is unreachable: {}", root_cause(&e)))?;
-    Ok(store)
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
+    if let Err(e) = store.ping().await {
+        let e = anyhow::Error::new(e);
+        anyhow::bail!("database {what} is unreachable: {}", e.root_cause());
     }
-    cur.to_string()
+    Ok(store)
 }

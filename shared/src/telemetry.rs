@@ -101,6 +101,15 @@ impl Unit {
     }
 }
 
+/// What a function emits, as data: its `Function` dimension and every metric name it can write. Each
+/// function crate exports one and holds its documents to it in a test; the template's dashboard and
+/// alarms are held to the sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricSet {
+    pub function: &'static str,
+    pub names: &'static [&'static str],
+}
+
 /// One EMF document: a set of metrics sharing dimensions, written as a single stdout line.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -135,6 +144,16 @@ impl Metrics {
     pub fn property(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.properties.insert(name.to_owned(), value.into());
         self
+    }
+
+    /// The `Function` dimension's value.
+    pub fn function(&self) -> &str {
+        self.dimensions.first().map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The metric names, in the order they were added.
+    pub fn names(&self) -> Vec<&str> {
+        self.metrics.iter().map(|(n, _, _)| n.as_str()).collect()
     }
 
     /// Renders the EMF JSON document at `timestamp_ms`.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use contrail_shared::auth::AuthConfig;
 use contrail_shared::config::{DbConfig, Env};
-use contrail_shared::telemetry::LogSettings;
+use contrail_shared::telemetry::{LogSettings, MetricSet};
 use serde_norway::Value;
 
 /// Set by Lambda itself (reserved) or by the template's `LoggingConfig`; a function cannot set them.
@@ -322,12 +322,12 @@ fn alarms_watch_the_failure_bucket_and_the_age_of_the_oldest_dead_letter() {
 }
 
 #[test]
-fn only_code_that_sends_dead_letters_to_sqs_may_send_to_the_queue() {
+fn only_functions_that_read_the_dead_letter_queue_setting_may_send_to_the_queue() {
     let template = Template::load();
-    let workspace = Workspace::load();
     for function in &template.functions {
-        let krate = workspace.crate_with_binary(&function.binary).expect("crate");
-        let sends = krate.sources.iter().any(|(_, text)| contains_word(text, "SqsDeadLetters"));
+        // `DLQ_URL` is read by the functions that send dead letters there (ingest sinks poison records,
+        // redrive sends back what still fails), and by no other.
+        let sends = environment_of(&function.binary).contains(&"DLQ_URL");
         let grants = template.statements_allowing(function, "sqs:SendMessage");
         if sends {
             assert_eq!(grants.len(), 1, "{} sends dead letters: it needs sqs:SendMessage", function.logical_id);
@@ -343,22 +343,20 @@ fn only_code_that_sends_dead_letters_to_sqs_may_send_to_the_queue() {
     }
 }
 
+/// What each function crate says it emits.
+const METRIC_SETS: [MetricSet; 3] = [contrail_ingest::METRICS, contrail_query::METRICS, contrail_redrive::METRICS];
+
 #[test]
 fn the_dashboard_plots_only_metrics_the_code_emits() {
     let template = Template::load();
-    let workspace = Workspace::load();
     let plotted = template.dashboard_metrics();
     assert!(plotted.len() >= 10, "the dashboard plots the EMF metrics: {plotted:?}");
     let mut problems = Vec::new();
     for (function, metric) in &plotted {
-        let emitter = workspace
-            .crates
-            .iter()
-            .find(|c| c.sources.iter().any(|(_, text)| text.contains(&format!("Metrics::new(\"{function}\")"))));
-        match emitter {
+        match METRIC_SETS.iter().find(|set| set.function == function) {
             None => problems.push(format!("no crate emits metrics with Function={function}")),
-            Some(c) if !c.emits_metric_named(metric) => {
-                problems.push(format!("{} never emits {metric} (Function={function})", c.name))
+            Some(set) if !set.names.contains(&metric.as_str()) => {
+                problems.push(format!("{function} never emits {metric}"))
             }
             Some(_) => {}
         }
@@ -747,10 +745,7 @@ fn quoted_after(text: &str, key: &str) -> Option<String> {
 // --- the workspace ------------------------------------------------------------------------------------
 
 struct Crate {
-    name: String,
     binaries: BTreeMap<String, PathBuf>,
-    /// `src/**/*.rs`, with comments and `#[cfg(test)]` modules removed.
-    sources: Vec<(PathBuf, String)>,
 }
 
 impl Crate {
@@ -785,15 +780,7 @@ impl Crate {
         if binaries.is_empty() && dir.join("src/main.rs").exists() {
             binaries.insert(name.clone(), dir.join("src/main.rs"));
         }
-        let mut sources = Vec::new();
-        collect_sources(&dir.join("src"), &mut sources);
-        Self { name, binaries, sources }
-    }
-
-    /// Whether a string literal in the source names the metric: exactly, or as a `format!` pattern
-    /// (`"Status{c}xx"` names `Status5xx`).
-    fn emits_metric_named(&self, metric: &str) -> bool {
-        self.sources.iter().any(|(_, text)| string_literals(text).iter().any(|lit| pattern_matches(lit, metric)))
+        Self { binaries }
     }
 }
 
@@ -815,98 +802,6 @@ impl Workspace {
     fn crate_with_binary(&self, binary: &str) -> Option<&Crate> {
         self.crates.iter().find(|c| c.binaries.contains_key(binary) && c.binaries[binary].exists())
     }
-}
-
-fn contains_word(text: &str, word: &str) -> bool {
-    text.match_indices(word).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + word.len()..].chars().next();
-        let ident = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-        !ident(before) && !ident(after)
-    })
-}
-
-/// Plain string literals (no raw strings); escapes are kept as written.
-fn string_literals(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('"') {
-        let body = &rest[open + 1..];
-        let mut end = None;
-        let mut escaped = false;
-        for (i, c) in body.char_indices() {
-            match c {
-                '\\' if !escaped => escaped = true,
-                '"' if !escaped => {
-                    end = Some(i);
-                    break;
-                }
-                _ => escaped = false,
-            }
-        }
-        let Some(end) = end else { break };
-        out.push(&body[..end]);
-        rest = &body[end + 1..];
-    }
-    out
-}
-
-/// `literal` equals `name`, or is a format string whose `{...}` holes can be filled to give `name`.
-fn pattern_matches(literal: &str, name: &str) -> bool {
-    if !literal.contains('{') {
-        return literal == name;
-    }
-    let mut parts = Vec::new();
-    let mut rest = literal;
-    while let Some(open) = rest.find('{') {
-        parts.push(&rest[..open]);
-        rest = rest[open..].find('}').map_or("", |close| &rest[open + close + 1..]);
-    }
-    parts.push(rest);
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if parts.len() < 2 || !name.starts_with(first) || !name[first.len()..].ends_with(last) {
-        return false;
-    }
-    let mut at = first.len();
-    let stop = name.len() - last.len();
-    for part in &parts[1..parts.len() - 1] {
-        match name[at..stop].find(part) {
-            Some(i) if i > 0 => at += i + part.len(),
-            _ => return false,
-        }
-    }
-    stop > at
-}
-
-fn collect_sources(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect_sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            out.push((path, without_tests_and_comments(&text)));
-        }
-    }
-}
-
-/// Drops `//` comment lines and everything from a `#[cfg(test)]` module on (test modules close files).
-fn without_tests_and_comments(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = String::with_capacity(text.len());
-    for (i, line) in lines.iter().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed == "#[cfg(test)]" && lines.get(i + 1).is_some_and(|next| next.trim_start().starts_with("mod ")) {
-            break;
-        }
-        if !trimmed.starts_with("//") {
-            out.push_str(line);
-        }
-        out.push('\n');
-    }
-    out
 }
 
 fn workspace_root() -> PathBuf {

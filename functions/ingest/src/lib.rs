@@ -16,14 +16,14 @@ pub mod summary;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use contrail_shared::telemetry::{ErrorChain, Metrics, Unit};
+use contrail_shared::telemetry::ErrorChain;
 use lambda_runtime::LambdaEvent;
 
 pub use decode::{DecodedBatch, OffsetRange, decode_batch, max_record_age_ms};
 pub use error::IngestError;
 pub use msk::{MskEvent, MskRecord};
 pub use state::{Config, State, environment};
-pub use summary::IngestSummary;
+pub use summary::{IngestSummary, METRICS};
 
 /// The Lambda entry point: [`ingest`] over the invocation's payload.
 pub async fn handle(state: &State, event: LambdaEvent<MskEvent>) -> Result<IngestSummary, IngestError> {
@@ -91,17 +91,8 @@ pub async fn ingest_at(state: &State, event: &MskEvent, now: DateTime<Utc>) -> R
     log_summary(&summary);
 
     let batch_ms = started.elapsed().as_secs_f64() * 1e3;
-    let mut metrics = Metrics::new("ingest")
-        .metric("records", Unit::Count, summary.records as f64)
-        .metric("stored", Unit::Count, summary.stored as f64)
-        .metric("duplicates", Unit::Count, summary.duplicates as f64)
-        .metric("superseded", Unit::Count, summary.superseded as f64)
-        .metric("dead_lettered", Unit::Count, summary.dead_lettered as f64)
-        .metric("batch_ms", Unit::Milliseconds, batch_ms)
-        .metric("db_ms", Unit::Milliseconds, db_ms);
-    if let Some(age) = max_record_age_ms(event, Utc::now()) {
-        metrics = metrics.metric("max_record_age_ms", Unit::Milliseconds, age as f64);
-    }
+    let max_age = max_record_age_ms(event, Utc::now());
+    let metrics = summary::batch_metrics(&summary, batch_ms, db_ms, max_age);
     metrics.emit();
     Ok(summary)
 }

@@ -1,7 +1,8 @@
-//! What one invocation did: the handler's response and its one summary log line.
+//! What one invocation did: the handler's response and the EMF metrics it emits.
 
 use std::collections::BTreeMap;
 
+use contrail_shared::telemetry::{MetricSet, Metrics, Unit};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::OffsetRange;
@@ -29,9 +30,48 @@ impl IngestSummary {
     }
 }
 
+/// Every metric a batch emits, as data: the template's dashboard may plot only these.
+pub const METRICS: MetricSet = MetricSet {
+    function: "ingest",
+    names: &[
+        "records",
+        "stored",
+        "duplicates",
+        "superseded",
+        "dead_lettered",
+        "batch_ms",
+        "db_ms",
+        "max_record_age_ms",
+    ],
+};
+
+/// The batch's EMF document: the summary's counts and the timings (`max_record_age_ms` when the
+/// batch carried a record timestamp).
+pub fn batch_metrics(summary: &IngestSummary, batch_ms: f64, db_ms: f64, max_record_age_ms: Option<i64>) -> Metrics {
+    let mut metrics = Metrics::new(METRICS.function)
+        .metric("records", Unit::Count, summary.records as f64)
+        .metric("stored", Unit::Count, summary.stored as f64)
+        .metric("duplicates", Unit::Count, summary.duplicates as f64)
+        .metric("superseded", Unit::Count, summary.superseded as f64)
+        .metric("dead_lettered", Unit::Count, summary.dead_lettered as f64)
+        .metric("batch_ms", Unit::Milliseconds, batch_ms)
+        .metric("db_ms", Unit::Milliseconds, db_ms);
+    if let Some(age) = max_record_age_ms {
+        metrics = metrics.metric("max_record_age_ms", Unit::Milliseconds, age as f64);
+    }
+    metrics
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_emits_exactly_the_listed_metrics() {
+        let metrics = batch_metrics(&IngestSummary::default(), 1.0, 1.0, Some(5));
+        assert_eq!(metrics.names(), METRICS.names);
+        assert_eq!(metrics.function(), METRICS.function);
+    }
 
     #[test]
     fn serializes_with_exactly_the_contract_fields() {

@@ -5,10 +5,10 @@
 
 use serde::Serialize;
 
-use contrail_shared::domain::{FlightId, FlightStatus};
+use contrail_shared::domain::FlightId;
 use contrail_shared::storage::{
     BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition, GroupedStats, GroupedStatsFilter,
-    HistoryEntry, HourStats, Keyset, PositionFilter, PositionStatuses, StatsFilter, StatsGrouping,
+    HistoryEntry, HourStats, Keyset, PositionFilter, StatsFilter, StatsGrouping,
 };
 use contrail_shared::telemetry::ErrorChain;
 
@@ -96,16 +96,7 @@ async fn flights(state: &State, query: Option<&str>) -> Result<Reply, ApiError> 
         departing_before: p.time("departing_before")?,
     };
     let limit = p.limit()?;
-    let scope = format!(
-        "flights|carrier={}|origin={}|destination={}|date={}|status={}|after={}|before={}",
-        opt(&filter.carrier),
-        opt(&filter.origin),
-        opt(&filter.destination),
-        opt(&filter.date),
-        statuses(&filter.statuses),
-        opt_micros(filter.departing_after),
-        opt_micros(filter.departing_before),
-    );
+    let scope = scope("flights", &filter);
     let after = p.cursor().map(|c| state.cursors.decode(&scope, c)).transpose()?;
     let rows = state.store.list_flights(&filter, after.as_ref(), limit + 1).await?;
     page(state, &scope, rows, limit, |f| Keyset { time: f.scheduled_departure, id: f.flight_id.clone() })
@@ -124,7 +115,7 @@ async fn events(state: &State, id: &str, query: Option<&str>) -> Result<Reply, A
     let p = Params::parse(query, &["limit", "cursor"])?;
     let id = parse_flight_id(id)?;
     let limit = p.limit()?;
-    let scope = format!("events|flight={id}");
+    let scope = scope("events", &id);
     let after = p.cursor().map(|c| state.cursors.decode(&scope, c)).transpose()?;
     let rows = state.store.flight_history(&id, after.as_ref(), limit + 1).await?;
     if rows.is_empty() && after.is_none() {
@@ -143,17 +134,7 @@ async fn board(state: &State, code: &str, kind: BoardKind, query: Option<&str>) 
         statuses: p.statuses("status")?,
     };
     let limit = p.limit()?;
-    let scope = format!(
-        "board|{}|airport={}|date={}|carrier={}|status={}",
-        match kind {
-            BoardKind::Departures => "departures",
-            BoardKind::Arrivals => "arrivals",
-        },
-        filter.airport,
-        filter.date,
-        opt(&filter.carrier),
-        statuses(&filter.statuses),
-    );
+    let scope = scope("board", &filter);
     let after = p.cursor().map(|c| state.cursors.decode(&scope, c)).transpose()?;
     let rows = state.store.board(&filter, after.as_ref(), limit + 1).await?;
     page(state, &scope, rows, limit, |f: &Flight| Keyset {
@@ -219,17 +200,7 @@ async fn positions(state: &State, query: Option<&str>) -> Result<Reply, ApiError
         destination: p.airport("destination")?,
     };
     let limit = p.limit()?;
-    let scope = format!(
-        "positions|include={}|bbox={}|carrier={}|origin={}|destination={}",
-        match filter.statuses {
-            PositionStatuses::Airborne => "",
-            PositionStatuses::AirborneAndDeparted => "departed",
-        },
-        filter.bbox.map(|b| format!("{},{},{},{}", b.min_lon, b.min_lat, b.max_lon, b.max_lat)).unwrap_or_default(),
-        opt(&filter.carrier),
-        opt(&filter.origin),
-        opt(&filter.destination),
-    );
+    let scope = scope("positions", &filter);
     // Pages are keyed by flight id alone (positions move, ids do not); the cursor's time is unused.
     let after = p.cursor().map(|c| state.cursors.decode(&scope, c)).transpose()?;
     let rows = state.store.positions(&filter, after.as_ref().map(|k| k.id.as_str()), limit + 1).await?;
@@ -268,14 +239,9 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
     })
 }
 
-fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref().map(ToString::to_string).unwrap_or_default()
-}
-
-fn opt_micros(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.timestamp_micros().to_string()).unwrap_or_default()
-}
-
-fn statuses(list: &[FlightStatus]) -> String {
-    list.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+/// What a cursor is bound to: the route and its whole filter as serialized, so a filter field added
+/// later is part of every cursor's scope without anyone listing it here.
+fn scope(route: &str, filter: &impl Serialize) -> String {
+    let filter = serde_json::to_string(filter).expect("filters are plain data with string keys: they serialize");
+    format!("{route}|{filter}")
 }

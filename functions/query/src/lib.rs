@@ -27,7 +27,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use contrail_shared::config::{ConfigError, DbConfig, Env};
 use contrail_shared::storage::{Store, StoreError};
-use contrail_shared::telemetry::{LogSettings, Metrics, Unit};
+use contrail_shared::telemetry::{LogSettings, MetricSet, Metrics, Unit};
 
 use crate::caller::Caller;
 use crate::cors::Cors;
@@ -188,18 +188,26 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Infal
         "request"
     );
     if contrail_shared::telemetry::metrics_enabled() {
-        let class = status / 100;
-        let mut metrics =
-            Metrics::new("query").dimension("Route", template).metric("Latency", Unit::Milliseconds, latency_ms);
-        for c in 2..=5 {
-            metrics = metrics.metric(&format!("Status{c}xx"), Unit::Count, if class == c { 1.0 } else { 0.0 });
-        }
-        if let Some(id) = &caller.request_id {
-            metrics = metrics.property("request_id", id.as_str());
-        }
-        metrics.emit();
+        request_metrics(template, latency_ms, status, caller.request_id.as_deref()).emit();
     }
     Ok(response)
+}
+
+/// Every metric a request emits, as data: the template's dashboard may plot only these.
+pub const METRICS: MetricSet =
+    MetricSet { function: "query", names: &["Latency", "Status2xx", "Status3xx", "Status4xx", "Status5xx"] };
+
+/// One request's EMF document: its latency and a 0/1 count per status class, by route template.
+fn request_metrics(route: &str, latency_ms: f64, status: u16, request_id: Option<&str>) -> Metrics {
+    let mut metrics =
+        Metrics::new(METRICS.function).dimension("Route", route).metric("Latency", Unit::Milliseconds, latency_ms);
+    for (class, name) in [(2, "Status2xx"), (3, "Status3xx"), (4, "Status4xx"), (5, "Status5xx")] {
+        metrics = metrics.metric(name, Unit::Count, if status / 100 == class { 1.0 } else { 0.0 });
+    }
+    if let Some(id) = request_id {
+        metrics = metrics.property("request_id", id);
+    }
+    metrics
 }
 
 /// The path to route on: the event's own path (REST events carry it without the stage); HTTP API
@@ -215,4 +223,18 @@ fn request_path(req: &Request, stage: Option<&str>) -> String {
         return rest.to_owned();
     }
     path.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_emits_exactly_the_listed_metrics() {
+        let metrics = request_metrics("/flights", 1.5, 404, Some("req-1"));
+        assert_eq!(metrics.names(), METRICS.names);
+        assert_eq!(metrics.function(), METRICS.function);
+        let doc = metrics.render(0);
+        assert_eq!((doc["Status4xx"].as_f64(), doc["Status2xx"].as_f64()), (Some(1.0), Some(0.0)));
+    }
 }

@@ -27,13 +27,13 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use contrail_shared::config::{ConfigError, DbConfig, Env};
 use contrail_shared::sink::{DeadLetterSink, DlqSettings, SqsDeadLetters};
 use contrail_shared::storage::Store;
-use contrail_shared::telemetry::{LogSettings, Metrics, Unit};
+use contrail_shared::telemetry::LogSettings;
 use serde_json::Value;
 
 pub use dlq::DeadLetterQueue;
 pub use error::RedriveError;
 pub use local::{list_local, redrive_local};
-pub use report::{RedriveReport, StillFailing};
+pub use report::{METRICS, RedriveReport, StillFailing};
 pub use request::{Invocation, RedriveRequest, Source};
 pub use s3::{FailureBucket, REPLAYED_PREFIX};
 
@@ -137,7 +137,7 @@ pub async fn handle(state: &State, event: Value) -> Result<Value, RedriveError> 
 pub async fn handle_sqs(state: &State, event: &SqsEvent) -> Result<SqsBatchResponse, RedriveError> {
     state.store.refresh_credentials().await?;
     let (response, report) = dlq::handle_sqs_event(&state.store, event).await;
-    emit_metrics("sqs", &report);
+    report.metrics("sqs").emit();
     Ok(response)
 }
 
@@ -170,19 +170,6 @@ pub async fn redrive(state: &State, request: &RedriveRequest) -> Result<RedriveR
         dry_run = report.dry_run,
         "redrive finished"
     );
-    emit_metrics(name, &report);
+    report.metrics(name).emit();
     Ok(report)
-}
-
-fn emit_metrics(source: &str, report: &RedriveReport) {
-    Metrics::new("redrive")
-        .property("source", source)
-        .property("dry_run", report.dry_run)
-        .metric("examined", Unit::Count, report.examined as f64)
-        .metric("replayed", Unit::Count, report.replayed as f64)
-        .metric("still_failing", Unit::Count, report.still_failing.len() as f64)
-        .metric("stored", Unit::Count, report.stored as f64)
-        .metric("duplicates", Unit::Count, report.duplicates as f64)
-        .metric("dead_lettered", Unit::Count, report.dead_lettered as f64)
-        .emit();
 }

@@ -1,7 +1,8 @@
-//! What a redrive did: the on-demand report, and the per-item outcomes it is made of.
+//! What a redrive did: the on-demand report, the per-item outcomes it is made of, and its metrics.
 
 use contrail_shared::codec::RejectReason;
 use contrail_shared::storage::StoreError;
+use contrail_shared::telemetry::{MetricSet, Metrics, Unit};
 use serde::{Deserialize, Serialize};
 
 /// The on-demand invoke's response (and the local `contrail redrive` output). Counts of `stored`,
@@ -124,7 +125,26 @@ impl Outcome {
     }
 }
 
+/// Every metric a redrive emits, as data: the template's dashboard may plot only these.
+pub const METRICS: MetricSet = MetricSet {
+    function: "redrive",
+    names: &["examined", "replayed", "still_failing", "stored", "duplicates", "dead_lettered"],
+};
+
 impl RedriveReport {
+    /// The run's EMF document, with the source and whether it was a dry run as properties.
+    pub fn metrics(&self, source: &str) -> Metrics {
+        Metrics::new(METRICS.function)
+            .property("source", source)
+            .property("dry_run", self.dry_run)
+            .metric("examined", Unit::Count, self.examined as f64)
+            .metric("replayed", Unit::Count, self.replayed as f64)
+            .metric("still_failing", Unit::Count, self.still_failing.len() as f64)
+            .metric("stored", Unit::Count, self.stored as f64)
+            .metric("duplicates", Unit::Count, self.duplicates as f64)
+            .metric("dead_lettered", Unit::Count, self.dead_lettered as f64)
+    }
+
     pub fn new(dry_run: bool) -> Self {
         Self { dry_run, ..Self::default() }
     }
@@ -187,6 +207,13 @@ pub(crate) fn log_item(source: &str, id: &str, subject: &str, outcome: &Outcome,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_emits_exactly_the_listed_metrics() {
+        let metrics = RedriveReport::new(false).metrics("dlq");
+        assert_eq!(metrics.names(), METRICS.names);
+        assert_eq!(metrics.function(), METRICS.function);
+    }
 
     #[test]
     fn report_serializes_with_the_contract_fields() {

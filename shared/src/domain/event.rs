@@ -5,7 +5,7 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::codes::{Airport, Carrier, FlightId, FlightNumber};
+use super::codes::{Airport, Carrier, FlightId, FlightNumber, InvalidCode};
 
 /// A flight's status as producers report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -54,6 +54,13 @@ impl FlightStatus {
     /// Parses a wire name; `None` for anything else.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl std::str::FromStr for FlightStatus {
+    type Err = InvalidCode;
+    fn from_str(s: &str) -> Result<Self, InvalidCode> {
+        Self::parse(s).ok_or(InvalidCode("must be a flight-event/v1 status"))
     }
 }
 

@@ -139,11 +139,9 @@ impl SqsDeadLetters {
 
     async fn send_chunk(&self, bodies: &[String]) -> Result<(), DeadLetterError> {
         let mut pending: Vec<usize> = (0..bodies.len()).collect();
-        let mut last_error = SqsSendError::Refused("not attempted".into());
-        for attempt in 1..=self.attempts {
-            if attempt > 1 {
-                tokio::time::sleep(self.base_delay.saturating_mul(1 << (attempt - 2).min(10))).await;
-            }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             let entries = pending
                 .iter()
                 .map(|&i| SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(&bodies[i]).build())
@@ -151,13 +149,13 @@ impl SqsDeadLetters {
                 .map_err(|e| DeadLetterError::Sqs { attempts: attempt, source: SqsSendError::Build(e) })?;
             let sent =
                 self.client.send_message_batch().queue_url(&self.queue_url).set_entries(Some(entries)).send().await;
-            match sent {
+            let error = match sent {
                 Ok(out) => {
                     let failed = out.failed();
                     if failed.is_empty() {
                         return Ok(());
                     }
-                    last_error = SqsSendError::Refused(
+                    let refused = SqsSendError::Refused(
                         failed
                             .iter()
                             .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or("")))
@@ -173,12 +171,16 @@ impl SqsDeadLetters {
                         // Failures that name no entry of ours: resend the whole chunk.
                         pending = (0..bodies.len()).collect();
                     }
+                    refused
                 }
-                Err(e) => last_error = SqsSendError::Call(Box::new(e)),
+                Err(e) => SqsSendError::Call(Box::new(e)),
+            };
+            if attempt >= self.attempts {
+                return Err(DeadLetterError::Sqs { attempts: attempt, source: error });
             }
-            tracing::warn!(attempt, pending = pending.len(), error = %ErrorChain(&last_error), "dead-letter queue send incomplete");
+            tracing::warn!(attempt, pending = pending.len(), error = %ErrorChain(&error), "dead-letter queue send incomplete");
+            tokio::time::sleep(self.base_delay.saturating_mul(1 << (attempt - 1).min(10))).await;
         }
-        Err(DeadLetterError::Sqs { attempts: self.attempts, source: last_error })
     }
 }
 

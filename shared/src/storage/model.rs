@@ -5,18 +5,19 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::domain::{Airport, Carrier, FlightStatus, Position};
+use crate::domain::{Airport, Carrier, FlightNumber, FlightStatus, Position};
+use crate::storage::StoreError;
 
 /// The current snapshot of a flight, exactly as the query API serves it (absent values are `null`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Flight {
     pub flight_id: String,
-    pub carrier: String,
-    pub number: String,
+    pub carrier: Carrier,
+    pub number: FlightNumber,
     pub date: NaiveDate,
-    pub origin: String,
-    pub destination: String,
-    pub status: String,
+    pub origin: Airport,
+    pub destination: Airport,
+    pub status: FlightStatus,
     #[serde(with = "rfc3339")]
     pub scheduled_departure: DateTime<Utc>,
     #[serde(with = "rfc3339")]
@@ -56,7 +57,7 @@ pub struct HistoryEntry {
 }
 
 /// Filters of `GET /flights`; every field narrows, `None`/empty means any.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FlightFilter {
     pub carrier: Option<Carrier>,
     pub origin: Option<Airport>,
@@ -70,7 +71,7 @@ pub struct FlightFilter {
 }
 
 /// Which side of an airport's day a board shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum BoardKind {
     /// Flights whose origin is the airport, ordered by scheduled departure.
     Departures,
@@ -79,7 +80,7 @@ pub enum BoardKind {
 }
 
 /// One airport's board for one flight date.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BoardFilter {
     pub airport: Airport,
     pub date: NaiveDate,
@@ -96,7 +97,7 @@ pub struct Keyset {
 }
 
 /// Statuses `GET /positions` serves: `airborne` always, `departed` on request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum PositionStatuses {
     Airborne,
     AirborneAndDeparted,
@@ -104,7 +105,7 @@ pub enum PositionStatuses {
 
 /// A longitude/latitude box, edges included. `min_lon > max_lon` means the box crosses the antimeridian
 /// (it holds longitudes from `min_lon` up to 180 and from -180 up to `max_lon`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BBox {
     pub min_lon: f64,
     pub min_lat: f64,
@@ -120,7 +121,7 @@ impl BBox {
 }
 
 /// Filters of `GET /positions`; every set field narrows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PositionFilter {
     pub statuses: PositionStatuses,
     pub bbox: Option<BBox>,
@@ -133,10 +134,10 @@ pub struct PositionFilter {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlightPosition {
     pub flight_id: String,
-    pub carrier: String,
-    pub number: String,
-    pub origin: String,
-    pub destination: String,
+    pub carrier: Carrier,
+    pub number: FlightNumber,
+    pub origin: Airport,
+    pub destination: Airport,
     pub lat: f64,
     pub lon: f64,
     pub heading_deg: Option<f64>,
@@ -160,7 +161,7 @@ pub struct StatsFilter {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Stats {
     pub flights: u64,
-    pub by_status: BTreeMap<String, u64>,
+    pub by_status: BTreeMap<FlightStatus, u64>,
     pub cancelled: u64,
     pub avg_departure_delay_minutes: Option<f64>,
     pub avg_arrival_delay_minutes: Option<f64>,
@@ -214,7 +215,7 @@ pub struct HourStats {
 /// One carrier's flights of the day (`group_by=carrier`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CarrierStats {
-    pub carrier: String,
+    pub carrier: Carrier,
     #[serde(flatten)]
     pub stats: GroupStats,
 }
@@ -303,6 +304,16 @@ pub struct WriteOutcome {
     /// Indices in the batch of snapshots whose `event_id` is stored (or came earlier in the batch) with other
     /// content: nothing of them is written, the stored event stays. In batch order.
     pub conflicting: Vec<usize>,
+}
+
+/// Parses a code column (carrier, number, airport, status) as its domain type: stored text that the
+/// codec would have refused means the row is corrupt.
+pub(crate) fn stored_code<T>(column: &str, text: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| StoreError::Corrupt(format!("stored {column} {text:?} is invalid: {e}")))
 }
 
 /// A dead letter held in the local dead-letter table.
@@ -447,7 +458,7 @@ impl StatsAccumulator {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn add_group(
         &mut self,
-        status: String,
+        status: FlightStatus,
         flights: u64,
         departures: u64,
         departure_delay_sum: f64,
@@ -456,7 +467,7 @@ impl StatsAccumulator {
         on_time: u64,
     ) {
         self.stats.flights += flights;
-        if status == "cancelled" {
+        if status == FlightStatus::Cancelled {
             self.stats.cancelled += flights;
         }
         *self.stats.by_status.entry(status).or_default() += flights;

@@ -30,7 +30,7 @@ fn state(store: &Store, limits: TimeLimits) -> State {
 }
 
 async fn status_of(store: &Store, flight: &str) -> Option<String> {
-    store.get_flight(&FlightId::parse(flight).unwrap()).await.unwrap().map(|f| f.status)
+    store.get_flight(&FlightId::parse(flight).unwrap()).await.unwrap().map(|f| f.status.to_string())
 }
 
 async fn letters(store: &Store) -> Vec<DeadLetter> {

@@ -31,7 +31,7 @@ fn fid(s: &str) -> FlightId {
 }
 
 async fn status_of(store: &Store, flight: &str) -> Option<String> {
-    store.get_flight(&fid(flight)).await.unwrap().map(|f| f.status)
+    store.get_flight(&fid(flight)).await.unwrap().map(|f| f.status.to_string())
 }
 
 async fn history_ids(store: &Store, flight: &str) -> Vec<String> {
@@ -72,7 +72,7 @@ async fn the_sample_batch_gives_the_exact_summary(db: TestStore) {
 
     assert_eq!(status_of(&store, sample::UA).await.as_deref(), Some("departed"));
     let aa = store.get_flight(&fid(sample::AA)).await.unwrap().unwrap();
-    assert_eq!(aa.status, "airborne", "the late, older 'delayed' snapshot must not win");
+    assert_eq!(aa.status.as_str(), "airborne", "the late, older 'delayed' snapshot must not win");
     assert_eq!(aa.updated_at, utc("2026-11-25T14:32:00Z"));
     assert!(aa.position.is_some());
     assert_eq!(status_of(&store, sample::B6).await, None, "the tombstone removed B6615");

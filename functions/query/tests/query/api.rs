@@ -567,12 +567,12 @@ async fn the_largest_possible_page_stays_far_below_the_lambda_payload_limit() {
     let long = "X".repeat(16);
     let flight = contrail_shared::storage::Flight {
         flight_id: "UA1545A-2013-01-01-EWR".into(),
-        carrier: "UA".into(),
-        number: "1545A".into(),
+        carrier: "UA".parse().unwrap(),
+        number: "1545A".parse().unwrap(),
         date: day(2013, 1, 1),
-        origin: "EWR".into(),
-        destination: "IAH".into(),
-        status: "scheduled".into(),
+        origin: "EWR".parse().unwrap(),
+        destination: "IAH".parse().unwrap(),
+        status: "scheduled".parse().unwrap(),
         scheduled_departure: at(day(2013, 1, 1), 5, 15) + Duration::microseconds(123_456),
         scheduled_arrival: at(day(2013, 1, 1), 5, 15) + Duration::microseconds(123_456),
         estimated_departure: Some(at(day(2013, 1, 1), 5, 15) + Duration::microseconds(123_456)),

@@ -142,7 +142,7 @@ pub fn poison_letter(offset: i64) -> DeadLetter {
 }
 
 pub async fn status(store: &Store) -> Option<String> {
-    store.get_flight(&FlightId::parse(FLIGHT).unwrap()).await.unwrap().map(|f| f.status)
+    store.get_flight(&FlightId::parse(FLIGHT).unwrap()).await.unwrap().map(|f| f.status.to_string())
 }
 
 pub async fn history_len(store: &Store) -> usize {

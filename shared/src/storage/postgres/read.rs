@@ -9,8 +9,8 @@ use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::PgStore;
-use crate::domain::{FlightId, FlightStatus, Position};
-use crate::storage::model::{GroupAccumulator, ON_TIME_MINUTES, Side, SideTotals, StatsAccumulator};
+use crate::domain::{Carrier, FlightId, FlightStatus, Position};
+use crate::storage::model::{GroupAccumulator, ON_TIME_MINUTES, Side, SideTotals, StatsAccumulator, stored_code};
 use crate::storage::sql::{positions_where, push_bbox, push_equals};
 use crate::storage::{
     BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition, GroupedStats, GroupedStatsFilter,
@@ -173,11 +173,12 @@ impl PgStore {
                 GroupedStats::Hours(acc.finish().into_iter().map(|(hour, stats)| HourStats { hour, stats }).collect())
             }
             StatsGrouping::Carrier => {
-                let mut acc = GroupAccumulator::<String>::default();
+                let mut acc = GroupAccumulator::<Carrier>::default();
                 for row in &rows {
                     let (s, totals) = side(row)?;
                     let carrier: Option<String> = row.try_get(1)?;
-                    acc.add(carrier.unwrap_or_default(), s, totals);
+                    let carrier = carrier.ok_or_else(|| StoreError::Corrupt("a flight has no carrier".into()))?;
+                    acc.add(stored_code("carrier", &carrier)?, s, totals);
                 }
                 GroupedStats::Carriers(
                     acc.finish().into_iter().map(|(carrier, stats)| CarrierStats { carrier, stats }).collect(),
@@ -220,8 +221,9 @@ impl PgStore {
         let mut acc = StatsAccumulator::default();
         for row in &rows {
             let status: Option<String> = row.try_get(0)?;
+            let status = status.ok_or_else(|| StoreError::Corrupt("a flight has no status".into()))?;
             acc.add_group(
-                status.unwrap_or_default(),
+                stored_code("status", &status)?,
                 count(row.try_get(1)?),
                 count(row.try_get(2)?),
                 row.try_get(3)?,
@@ -265,10 +267,10 @@ fn position_from_row(row: &PgRow) -> Result<FlightPosition, StoreError> {
     };
     let position = row.try_get::<Option<Json<Position>>, _>(5)?.ok_or_else(|| corrupt("position"))?.0;
     Ok(FlightPosition {
-        carrier: text(1, "carrier")?,
-        number: text(2, "number")?,
-        origin: text(3, "origin")?,
-        destination: text(4, "destination")?,
+        carrier: stored_code("carrier", &text(1, "carrier")?)?,
+        number: stored_code("number", &text(2, "number")?)?,
+        origin: stored_code("origin", &text(3, "origin")?)?,
+        destination: stored_code("destination", &text(4, "destination")?)?,
         lat: position.lat,
         lon: position.lon,
         heading_deg: position.heading_deg,
@@ -310,12 +312,12 @@ fn flight_from_row(row: &PgRow) -> Result<Flight, StoreError> {
     };
     let position: Option<Json<Position>> = row.try_get(18)?;
     Ok(Flight {
-        carrier: text(1, "carrier")?,
-        number: text(2, "number")?,
+        carrier: stored_code("carrier", &text(1, "carrier")?)?,
+        number: stored_code("number", &text(2, "number")?)?,
         date: row.try_get::<Option<NaiveDate>, _>(3)?.ok_or_else(|| corrupt("date"))?,
-        origin: text(4, "origin")?,
-        destination: text(5, "destination")?,
-        status: text(6, "status")?,
+        origin: stored_code("origin", &text(4, "origin")?)?,
+        destination: stored_code("destination", &text(5, "destination")?)?,
+        status: stored_code("status", &text(6, "status")?)?,
         scheduled_departure: time(7, "scheduled_departure")?,
         scheduled_arrival: time(8, "scheduled_arrival")?,
         estimated_departure: row.try_get(9)?,
