@@ -11,13 +11,13 @@ use std::io::Write as _;
 use std::process::Command;
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 
 use contrail_shared::config::DbConfig;
 use contrail_shared::domain::{Airport, Carrier, FlightEvent, FlightNumber, FlightStatus, Position};
-use contrail_shared::storage::{FlightFilter, Store, rfc3339};
+use contrail_shared::storage::Store;
 
 const DAYS: u32 = 14;
 const FLIGHTS_PER_DAY: u32 = 24_000;
@@ -53,7 +53,6 @@ async fn run() -> Result<(), String> {
     // A fresh pool after pinning: its backend inherits the database core.
     let store = Store::connect(&DbConfig::from_url(url.clone())).await.map_err(|e| e.to_string())?;
     contrail_shared::telemetry::disable_metrics();
-    let formatting = time_formatting(&store, &ids).await?;
     let state = contrail_query::State::new(store, b"benchmark-cursor-secret-0123456789abcdef".to_vec(), "");
 
     let scenarios = scenarios(&ids);
@@ -90,80 +89,10 @@ async fn run() -> Result<(), String> {
             f.rows
         );
     }
-    let page_p50_us = rust.get(1).map_or(0.0, |(_, r)| r.p50 * 1e3);
-    println!(
-        "time formatting, pages of 50 ({:.0} times each): Contrail's writer {:.2} us, chrono {:.2} us ({:.2}x); \
-         the whole page to JSON {:.2} us; chrono would add {:.1}% to the page's p50",
-        formatting.times,
-        formatting.fast_us,
-        formatting.chrono_us,
-        formatting.chrono_us / formatting.fast_us,
-        formatting.page_us,
-        100.0 * (formatting.chrono_us - formatting.fast_us) / page_p50_us
-    );
     let p99_ok = rust.iter().all(|(_, r)| r.p99 < 5.0);
     let ratio_ok = rust.iter().zip(&python).all(|((_, r), (_, p))| r.rps >= 5.0 * p.rps);
     println!("targets: p99 < 5 ms: {}; >= 5x python throughput: {}", yes(p99_ok), yes(ratio_ok));
     Ok(())
-}
-
-/// What formatting the times of a page of 50 costs, per page.
-struct Formatting {
-    times: f64,
-    fast_us: f64,
-    chrono_us: f64,
-    page_us: f64,
-}
-
-/// The times of real pages of 50 (`date` + `origin`), formatted the API's way by the shared writer and
-/// by chrono's `to_rfc3339_opts`, and the whole page serialized, each per page, in process.
-async fn time_formatting(store: &Store, ids: &[(String, NaiveDate, &'static str)]) -> Result<Formatting, String> {
-    let mut pages = Vec::new();
-    for (_, date, origin) in ids.iter().step_by(ids.len() / 20) {
-        let filter = FlightFilter {
-            date: Some(*date),
-            origin: Some(Airport::parse(origin).map_err(|e| e.to_string())?),
-            ..FlightFilter::default()
-        };
-        pages.push(store.list_flights(&filter, None, 50).await.map_err(|e| e.to_string())?);
-    }
-    let times: Vec<Vec<DateTime<Utc>>> = pages
-        .iter()
-        .map(|page| {
-            page.iter()
-                .flat_map(|f| {
-                    [f.scheduled_departure, f.scheduled_arrival, f.updated_at].into_iter().chain(
-                        [f.estimated_departure, f.estimated_arrival, f.actual_departure, f.actual_arrival]
-                            .into_iter()
-                            .flatten(),
-                    )
-                })
-                .collect()
-        })
-        .collect();
-    const ROUNDS: usize = 2_000;
-    let per_page = |f: &dyn Fn(usize)| {
-        let started = Instant::now();
-        for round in 0..ROUNDS {
-            f(round % pages.len());
-        }
-        started.elapsed().as_secs_f64() * 1e6 / ROUNDS as f64
-    };
-    let fast = |i: usize| times[i].iter().for_each(|t| drop(std::hint::black_box(rfc3339::format(t))));
-    let chrono = |i: usize| {
-        times[i].iter().for_each(|t| drop(std::hint::black_box(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))))
-    };
-    let page = |i: usize| drop(std::hint::black_box(serde_json::to_string(&pages[i]).expect("a page serializes")));
-    // Warm both paths, then alternate so drift in the machine's speed hits both alike.
-    per_page(&fast);
-    per_page(&chrono);
-    let (mut fast_us, mut chrono_us) = (0.0, 0.0);
-    for _ in 0..5 {
-        fast_us += per_page(&fast) / 5.0;
-        chrono_us += per_page(&chrono) / 5.0;
-    }
-    let times_per_page = times.iter().map(Vec::len).sum::<usize>() as f64 / times.len() as f64;
-    Ok(Formatting { times: times_per_page, fast_us, chrono_us, page_us: per_page(&page) })
 }
 
 fn yes(ok: bool) -> &'static str {

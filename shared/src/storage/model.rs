@@ -323,76 +323,23 @@ pub struct StoredDeadLetter {
     pub letter: crate::deadletter::DeadLetter,
 }
 
-/// RFC 3339 UTC with a `Z` and only the fractional digits needed: the API's one time format.
+/// RFC 3339 UTC with a `Z` and only the fractional digits needed: the API's one time format, written by
+/// chrono (`SecondsFormat::AutoSi`).
 ///
-/// A page of flights carries hundreds of times; they are written straight into a stack buffer rather than
-/// through `chrono`'s general formatter and a `String` each. Output is byte-for-byte
-/// `to_rfc3339_opts(SecondsFormat::AutoSi, true)`, which still formats what the fast path leaves out (years
-/// outside 0–9999, leap seconds).
+/// A hand-written writer into a stack buffer was measured against chrono in the query benchmark (pages of
+/// 50 flights, 307 times each): 16.8 µs per page against chrono's 18.9 µs, 1.12x, which is 0.3% of the
+/// page's 703 µs p50 in the same run, below what the benchmark can resolve. So chrono writes them.
 pub mod rfc3339 {
-    use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+    use chrono::{DateTime, SecondsFormat, Utc};
     use serde::Serializer;
-
-    /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, the longest the fast path writes.
-    const MAX_LEN: usize = 30;
 
     /// Formats a time the way every Contrail response does.
     pub fn format(t: &DateTime<Utc>) -> String {
-        let mut buf = [0; MAX_LEN];
-        match write(t, &mut buf) {
-            Some(text) => text.to_owned(),
-            None => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-        }
+        t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
     }
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0; MAX_LEN];
-        match write(t, &mut buf) {
-            Some(text) => s.serialize_str(text),
-            None => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-        }
-    }
-
-    /// The fast path: `None` for a year outside 0–9999 or a leap second.
-    fn write<'a>(t: &DateTime<Utc>, buf: &'a mut [u8; MAX_LEN]) -> Option<&'a str> {
-        let n = t.naive_utc();
-        let (year, nanos) = (u32::try_from(n.year()).ok().filter(|y| *y <= 9999)?, n.nanosecond());
-        if nanos >= 1_000_000_000 {
-            return None;
-        }
-        digits(&mut buf[0..4], year);
-        buf[4] = b'-';
-        digits(&mut buf[5..7], n.month());
-        buf[7] = b'-';
-        digits(&mut buf[8..10], n.day());
-        buf[10] = b'T';
-        digits(&mut buf[11..13], n.hour());
-        buf[13] = b':';
-        digits(&mut buf[14..16], n.minute());
-        buf[16] = b':';
-        digits(&mut buf[17..19], n.second());
-        let (fraction, width) = match nanos {
-            0 => (0, 0),
-            n if n % 1_000_000 == 0 => (n / 1_000_000, 3),
-            n if n % 1_000 == 0 => (n / 1_000, 6),
-            n => (n, 9),
-        };
-        let mut end = 19;
-        if width > 0 {
-            buf[19] = b'.';
-            digits(&mut buf[20..20 + width], fraction);
-            end = 20 + width;
-        }
-        buf[end] = b'Z';
-        std::str::from_utf8(&buf[..=end]).ok()
-    }
-
-    /// Writes `value` into `out` in decimal, zero-padded to the slice's length.
-    fn digits(out: &mut [u8], mut value: u32) {
-        for d in out.iter_mut().rev() {
-            *d = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
+        s.serialize_str(&format(t))
     }
 
     pub mod option {
@@ -409,32 +356,22 @@ pub mod rfc3339 {
 
     #[cfg(test)]
     mod tests {
-        use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
+        use chrono::{Duration, TimeZone, Utc};
 
         #[test]
-        fn matches_chrono_for_every_precision_and_the_edges() {
-            let mut times: Vec<DateTime<Utc>> = Vec::new();
+        fn only_the_fractional_digits_needed_and_a_z() {
             let base = Utc.with_ymd_and_hms(2026, 11, 25, 23, 59, 59).unwrap();
-            for nanos in [0, 1, 7, 999, 1_000, 120_000, 999_999, 1_000_000, 5_000_000, 999_000_000, 999_999_999] {
-                times.push(base + Duration::nanoseconds(nanos));
-            }
-            for (y, m, d) in [(0, 1, 1), (1, 2, 3), (999, 12, 31), (1970, 1, 1), (2000, 2, 29), (9999, 12, 31)] {
-                let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
-                times.push(Utc.from_utc_datetime(&date.and_hms_nano_opt(7, 8, 9, 10_000).unwrap()));
-            }
-            // Outside the fast path: chrono formats these.
-            for (y, m, d) in [(-1, 6, 1), (10_000, 1, 1)] {
-                let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
-                times.push(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap()));
-            }
-            let leap = NaiveDate::from_ymd_opt(2016, 12, 31).unwrap().and_hms_nano_opt(23, 59, 59, 1_500_000_000);
-            times.push(Utc.from_utc_datetime(&leap.unwrap()));
-            for t in times {
-                let expected = t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-                assert_eq!(super::format(&t), expected);
+            for (nanos, text) in [
+                (0, "2026-11-25T23:59:59Z"),
+                (120_000_000, "2026-11-25T23:59:59.120Z"),
+                (123_456_000, "2026-11-25T23:59:59.123456Z"),
+                (7, "2026-11-25T23:59:59.000000007Z"),
+            ] {
+                let t = base + Duration::nanoseconds(nanos);
+                assert_eq!(super::format(&t), text);
                 let mut json = Vec::new();
                 super::serialize(&t, &mut serde_json::Serializer::new(&mut json)).unwrap();
-                assert_eq!(String::from_utf8(json).unwrap(), format!("\"{expected}\""));
+                assert_eq!(String::from_utf8(json).unwrap(), format!("\"{text}\""));
             }
         }
     }
