@@ -1,7 +1,8 @@
 //! Storage: one interface ([`Store`]) over two engines with the same behaviour.
 //!
 //! - PostgreSQL (`postgres://`): production on RDS/Aurora, IAM auth tokens, partitioned history.
-//! - SQLite (`sqlite://`): the local stack's embedded default, zero setup.
+//! - SQLite (`sqlite://`): the local stack's embedded default, zero setup. Behind the `sqlite` feature,
+//!   which only the local stack and the test suites enable: the Lambda binaries carry no SQLite.
 //!
 //! Writes take whole batches in one transaction; reads serve the query API with keyset pagination.
 //! The conformance suite (`shared/tests/storage_conformance.rs`) runs every behaviour on both engines.
@@ -11,6 +12,7 @@ mod error;
 mod model;
 mod postgres;
 mod sql;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -27,6 +29,7 @@ pub use model::{
     StatsFilter, StatsGrouping, StoredDeadLetter, WriteOutcome, rfc3339,
 };
 pub use postgres::{PgStore, RETENTION_LOCK_TIMEOUT};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 /// Which engine a store runs on.
@@ -40,6 +43,7 @@ pub enum Engine {
 #[derive(Clone)]
 pub enum Store {
     Postgres(PgStore),
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteStore),
 }
 
@@ -52,6 +56,7 @@ macro_rules! dispatch {
                 s.refresh_credentials().await?;
                 s.$method($($arg),*).await
             }
+            #[cfg(feature = "sqlite")]
             Store::Sqlite(s) => s.$method($($arg),*).await,
         }
     };
@@ -61,10 +66,14 @@ impl Store {
     /// Opens (lazily) the database the configuration names; no connection is made until first use.
     pub async fn connect(config: &DbConfig) -> Result<Self, StoreError> {
         if config.is_sqlite() {
-            Ok(Self::Sqlite(SqliteStore::connect(config).await?))
-        } else {
-            Ok(Self::Postgres(PgStore::connect(config).await?))
+            #[cfg(feature = "sqlite")]
+            return Ok(Self::Sqlite(SqliteStore::connect(config).await?));
+            #[cfg(not(feature = "sqlite"))]
+            return Err(StoreError::config_message(
+                "this build has no SQLite engine (contrail-shared's `sqlite` feature): use a postgres:// URL",
+            ));
         }
+        Ok(Self::Postgres(PgStore::connect(config).await?))
     }
 
     /// Connects, then migrates when the configuration asks (`DB_MIGRATE_ON_START`): a function's cold start.
@@ -80,6 +89,7 @@ impl Store {
     pub fn engine(&self) -> Engine {
         match self {
             Self::Postgres(_) => Engine::Postgres,
+            #[cfg(feature = "sqlite")]
             Self::Sqlite(_) => Engine::Sqlite,
         }
     }
@@ -95,6 +105,7 @@ impl Store {
     pub async fn refresh_credentials(&self) -> Result<(), StoreError> {
         match self {
             Self::Postgres(s) => s.refresh_credentials().await,
+            #[cfg(feature = "sqlite")]
             Self::Sqlite(_) => Ok(()),
         }
     }
