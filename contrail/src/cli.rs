@@ -76,7 +76,7 @@ pub struct UpArgs {
     #[command(flatten)]
     pub db: DbArgs,
     /// Feed nothing: serve what the database holds.
-    #[arg(long, conflicts_with_all = ["rate", "kafka", "seed"])]
+    #[arg(long, conflicts_with_all = ["rate", "kafka", "seed", "positions_every"])]
     pub no_simulate: bool,
     /// Simulator events per second.
     #[arg(long, value_name = "EVENTS_PER_SECOND", default_value_t = 50.0, conflicts_with = "kafka")]
@@ -84,6 +84,10 @@ pub struct UpArgs {
     /// Simulator seed: the same seed gives the same flights and events (for one start day).
     #[arg(long, value_name = "N", conflicts_with = "kafka")]
     pub seed: Option<u64>,
+    /// Airborne flights report their position every MINUTES (default: twice in cruise), the mix of a real
+    /// feed, where status changes are rare.
+    #[arg(long, value_name = "MINUTES", conflicts_with = "kafka", value_parser = positive_minutes)]
+    pub positions_every: Option<f64>,
     #[command(flatten)]
     pub kafka: KafkaArgs,
     #[command(flatten)]
@@ -166,6 +170,14 @@ pub struct RedriveArgs {
     pub db: DbArgs,
 }
 
+/// Minutes between position reports: a positive number up to a day.
+fn positive_minutes(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(m) if (0.1..=1440.0).contains(&m) => Ok(m),
+        _ => Err(format!("{raw:?} is not a number of minutes from 0.1 to 1440")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;
@@ -181,6 +193,9 @@ mod tests {
     fn kafka_and_the_simulator_exclude_each_other() {
         assert!(Cli::try_parse_from(["contrail", "up", "--kafka", "b:9092", "--rate", "5"]).is_err());
         assert!(Cli::try_parse_from(["contrail", "up", "--no-simulate", "--rate", "5"]).is_err());
+        assert!(Cli::try_parse_from(["contrail", "up", "--positions-every", "0"]).is_err());
+        assert!(Cli::try_parse_from(["contrail", "up", "--kafka", "b:9092", "--positions-every", "1"]).is_err());
+        assert!(Cli::try_parse_from(["contrail", "up", "--positions-every", "1.5"]).is_ok());
         assert!(Cli::try_parse_from(["contrail", "up", "--topic", "t"]).is_err());
         assert!(Cli::try_parse_from(["contrail", "up", "--kafka", "b:9092", "--topic", "t", "--group", "g"]).is_ok());
         assert!(Cli::try_parse_from(["contrail", "up", "--batch-size", "10001"]).is_err());

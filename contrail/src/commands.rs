@@ -16,7 +16,7 @@ use crate::gateway::origin::LocalOrigin;
 use crate::gateway::{self, Gateway};
 use crate::progress::Progress;
 use crate::settings::{DEFAULT_TOPIC, Settings};
-use crate::simulator::{Simulator, flight_id_of};
+use crate::simulator::{Positions, Simulator, flight_id_of};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -167,7 +167,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             }
         }
         _ if args.no_simulate => None,
-        _ => Some(simulate(&functions, args.rate, args.seed, batching, shutdown.clone()).await),
+        _ => Some(simulate(&functions, &args, batching, shutdown.clone()).await),
     };
     let mut wait = shutdown.clone();
     let _ = wait.wait_for(|s| *s).await;
@@ -222,13 +222,13 @@ fn print_banner(addr: &str, token: Option<&str>, settings: &Settings, args: &UpA
 /// Runs the simulator at `rate` events/s into ESM batches until shutdown.
 async fn simulate(
     functions: &Functions,
-    rate: f64,
-    seed: Option<u64>,
+    args: &UpArgs,
     batching: Batching,
     mut shutdown: watch::Receiver<bool>,
 ) -> IngestCounts {
+    let (rate, positions) = (args.rate, args.positions_every.map_or(Positions::Cruise, Positions::Every));
     let now = chrono::Utc::now();
-    let (seed, start) = match seed {
+    let (seed, start) = match args.seed {
         Some(s) => (s, now.date_naive().and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(now)),
         None => (now.timestamp_nanos_opt().unwrap_or_default() as u64, now - chrono::Duration::hours(3)),
     };
@@ -240,7 +240,7 @@ async fn simulate(
     let lead = chrono::Duration::from_std(functions.max_future_skew().saturating_sub(Duration::from_secs(60)))
         .unwrap_or(chrono::Duration::MAX);
     tokio::spawn(async move {
-        let mut sim = Simulator::new(seed, start);
+        let mut sim = Simulator::new(seed, start).with_positions(positions);
         let tick = Duration::from_millis(10);
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

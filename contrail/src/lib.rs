@@ -20,4 +20,4 @@ pub mod gateway;
 pub mod kafka;
 pub mod progress;
 pub mod settings;
-pub mod simulator;
+pub use contrail_simulator as simulator;

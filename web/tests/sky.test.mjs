@@ -215,7 +215,7 @@ describe("names", () => {
   const names = JSON.parse(readFileSync(new URL("../data/names.json", import.meta.url), "utf8"));
 
   test("every carrier and airport code of the simulator has a name in data/names.json", () => {
-    const world = readFileSync(new URL("../../contrail/src/simulator/world.rs", import.meta.url), "utf8");
+    const world = readFileSync(new URL("../../simulator/src/world.rs", import.meta.url), "utf8");
     const carriers = [...world.matchAll(/carrier!\("([A-Z0-9]{2})"/g)].map((m) => m[1]);
     const airports = [...world.matchAll(/airport!\("([A-Z]{3})"/g)].map((m) => m[1]);
     assert.ok(carriers.length >= 20 && airports.length >= 30, "the simulator's tables were found");

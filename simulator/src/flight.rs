@@ -126,12 +126,37 @@ fn gate(rng: &mut Rng, terminal: &str) -> String {
     format!("{letter}{}", rng.range(1, 48))
 }
 
+/// How often an airborne flight reports its position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Positions {
+    /// Twice in cruise (at 30 % and 65 % of the airborne time): a feed of status changes, small enough to
+    /// watch on the board.
+    Cruise,
+    /// Every so many minutes from wheels-up to wheels-down, as ADS-B-fed flight data does: most events
+    /// are then position updates and a status change is rare.
+    Every(f64),
+}
+
+impl Positions {
+    /// The fractions of the airborne time (`minutes` long) at which a position is reported.
+    fn fractions(self, minutes: f64) -> Vec<f64> {
+        match self {
+            Self::Cruise => vec![0.3, 0.65],
+            Self::Every(every) => {
+                let every = every.max(0.1);
+                (1..).map(|k| f64::from(k) * every / minutes).take_while(|f| *f < 1.0).collect()
+            }
+        }
+    }
+}
+
 /// Plans a flight departing at `departure` (UTC); its first snapshot is not before `now`.
 pub fn plan(
     rng: &mut Rng,
     departure: DateTime<Utc>,
     now: DateTime<Utc>,
     used: &mut HashSet<(usize, u16, NaiveDate)>,
+    positions: Positions,
 ) -> Plan {
     let ci = rng.weighted(CARRIERS.iter().map(|c| c.weight));
     let carrier = &CARRIERS[ci];
@@ -240,7 +265,11 @@ pub fn plan(
     out.push(s.snapshot(wheels_up));
 
     let diverted = outcome > 0.997;
-    for fraction in [0.3, 0.65] {
+    let cruise = match positions {
+        Positions::Cruise => None,
+        Positions::Every(_) => Some((rng.between(33_000.0, 39_000.0), rng.between(430.0, 490.0))),
+    };
+    for fraction in positions.fractions(airborne) {
         if diverted && fraction > 0.5 {
             s.status = "diverted";
             s.estimated_arrival = None;
@@ -248,7 +277,15 @@ pub fn plan(
             out.push(s.snapshot(wheels_up + minutes(airborne * 0.5)));
             return Plan { flight_id: s.flight_id(), snapshots: out };
         }
-        s.position(fraction, rng.between(33_000.0, 39_000.0), rng.between(430.0, 490.0));
+        let (altitude, speed) = match cruise {
+            // Climb and descent over the first and last 20 minutes of the airborne time.
+            Some((altitude, speed)) => {
+                let ramp = (airborne * fraction.min(1.0 - fraction) / 20.0).min(1.0);
+                (altitude * ramp, 180.0 + (speed - 180.0) * ramp)
+            }
+            None => (rng.between(33_000.0, 39_000.0), rng.between(430.0, 490.0)),
+        };
+        s.position(fraction, altitude, speed);
         out.push(s.snapshot(wheels_up + minutes(airborne * fraction)));
     }
 

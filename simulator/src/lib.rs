@@ -7,6 +7,7 @@
 //! The same seed and start time give the same stream; simulated time runs as fast as records are pulled.
 
 mod flight;
+mod partitioner;
 mod rng;
 pub mod world;
 
@@ -17,6 +18,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use contrail_shared::domain::{FlightId, parse_date};
 use serde_json::Value;
 
+pub use flight::Positions;
+pub use partitioner::partition_for;
 pub use rng::Rng;
 
 /// One record as a producer would write it.
@@ -62,6 +65,7 @@ pub struct Simulator {
     /// Scheduled departures are planned up to this time.
     planned_until: DateTime<Utc>,
     flights_per_hour: u32,
+    positions: Positions,
     queue: BinaryHeap<Reverse<Planned>>,
     ready: VecDeque<SimRecord>,
     late: Vec<(u32, SimRecord)>,
@@ -82,6 +86,7 @@ impl Simulator {
             clock: start,
             planned_until: start,
             flights_per_hour: 240,
+            positions: Positions::Cruise,
             queue: BinaryHeap::new(),
             ready: VecDeque::new(),
             late: Vec::new(),
@@ -95,6 +100,19 @@ impl Simulator {
     /// Replaces the fault rates (tests use zero faults to count exactly).
     pub fn with_faults(mut self, faults: FeedFaults) -> Self {
         self.faults = faults;
+        self
+    }
+
+    /// Replaces the mean number of departures per simulated hour (default 240; a US-wide feed is
+    /// about 1,800), at most 2,000: the busiest carrier then still has free flight numbers every day.
+    pub fn with_flights_per_hour(mut self, flights: u32) -> Self {
+        self.flights_per_hour = flights.clamp(1, 2_000);
+        self
+    }
+
+    /// Replaces how often airborne flights report their position (default: twice in cruise).
+    pub fn with_positions(mut self, positions: Positions) -> Self {
+        self.positions = positions;
         self
     }
 
@@ -170,7 +188,7 @@ impl Simulator {
         for _ in 0..count {
             let offset = self.rng.range(0, 2) * 5;
             let departure = slot_start + Duration::minutes(offset as i64);
-            let plan = flight::plan(&mut self.rng, departure, self.clock, &mut self.used_numbers);
+            let plan = flight::plan(&mut self.rng, departure, self.clock, &mut self.used_numbers, self.positions);
             for (at, body) in plan.snapshots {
                 self.seq += 1;
                 self.queue.push(Reverse(Planned { at, seq: self.seq, flight_id: plan.flight_id.clone(), body }));
@@ -261,6 +279,30 @@ mod tests {
         assert!(count(FlightStatus::Diverted) < count(FlightStatus::Cancelled));
         let changed = gates.values().filter(|g| g.len() > 1).count() as f64 / gates.len() as f64;
         assert!((0.02..0.2).contains(&changed), "gate changes {changed}");
+    }
+
+    #[test]
+    fn positions_every_minute_make_status_changes_rare() {
+        let faults = FeedFaults { duplicate: 0.0, late: 0.0, poison: 0.0 };
+        let mut sim = Simulator::new(5, start()).with_faults(faults).with_positions(Positions::Every(1.0));
+        let mut last: HashMap<String, (FlightStatus, DateTime<Utc>)> = HashMap::new();
+        let (mut events, mut changes, mut airborne_gaps) = (0, 0, Vec::new());
+        for _ in 0..100_000 {
+            let Snapshot::Event(e) = decode(&sim.next_record()).unwrap() else { panic!("removal") };
+            let id = e.flight_id().to_string();
+            if let Some((status, at)) = last.get(&id) {
+                events += 1;
+                changes += usize::from(*status != e.status);
+                if *status == FlightStatus::Airborne && e.status == FlightStatus::Airborne {
+                    airborne_gaps.push((e.event_time - *at).num_seconds());
+                }
+            }
+            last.insert(id, (e.status, e.event_time));
+        }
+        let share = changes as f64 / events as f64;
+        assert!((0.02..0.10).contains(&share), "status changes {share}");
+        assert!(airborne_gaps.len() > events / 2, "{} of {events}", airborne_gaps.len());
+        assert!(airborne_gaps.iter().all(|g| (59..=61).contains(g)), "{:?}", airborne_gaps.iter().max());
     }
 
     #[test]
