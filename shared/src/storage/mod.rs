@@ -28,7 +28,7 @@ pub use model::{
     GroupedStatsFilter, HistoryEntry, HourStats, Keyset, ON_TIME_MINUTES, PositionFilter, PositionStatuses, Stats,
     StatsFilter, StatsGrouping, StoredDeadLetter, WriteOutcome, rfc3339,
 };
-pub use postgres::{PgStore, RETENTION_LOCK_TIMEOUT};
+pub use postgres::{PgStore, RETENTION_LOCK_TIMEOUT, copy};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

@@ -1,6 +1,8 @@
 //! The PostgreSQL engine: a lazy pool built once per cold start, RDS IAM tokens rotated between invocations,
-//! history partitioned by month. Writes live in `write.rs`, reads in `read.rs`, retention in `retention.rs`.
+//! history partitioned by month. Writes live in `write.rs` (history
+//! by binary `COPY`, `copy.rs`), reads in `read.rs`, retention in `retention.rs`.
 
+pub mod copy;
 mod read;
 mod retention;
 mod write;

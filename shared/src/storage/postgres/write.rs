@@ -5,12 +5,12 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use super::PgStore;
+use super::{PgStore, copy};
 use crate::deadletter::DeadLetter;
 use crate::domain::{FlightId, Snapshot};
 use crate::storage::batch::{
     Distinct, OrderKey, StoredId, conflicting, count_superseded, distinct_events, flights_with_several,
-    newest_per_flight, payload_and_digest,
+    newest_per_flight,
 };
 use crate::storage::sql::state_conflict_clause;
 use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome};
@@ -22,15 +22,10 @@ use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome};
 /// already stored, so telling a redelivery from a reused id costs nothing for new events.
 const STORED_EVENT_IDS: &str = "SELECT event_id, digest FROM flight_events WHERE event_id = ANY($1::text[])";
 
-/// The batch's new history rows. No `ON CONFLICT`: `STORED_EVENT_IDS` already filtered them, and a concurrent
-/// writer of the same row makes this fail with a unique violation instead, so the batch is retried (see
-/// `write_snapshots`).
-const INSERT_HISTORY: &str = r#"
-INSERT INTO flight_events (event_id, event_time, flight_id, removed, payload, digest)
-SELECT b.event_id, b.event_time, b.flight_id, b.removed, b.payload::json, b.digest
-FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::bool[], $5::text[], $6::bytea[])
-    AS b(event_id, event_time, flight_id, removed, payload, digest)
-"#;
+// The batch's new history rows go in by binary `COPY` (`copy::COPY_HISTORY`), inside the batch's
+// transaction. No `ON CONFLICT` is needed: `STORED_EVENT_IDS` already filtered them, and a concurrent writer
+// of the same row makes the `COPY` fail with a unique violation instead, so the batch is retried (see
+// `write_snapshots`).
 
 /// The insert half of the state upsert; the conflict clause is shared with the other engine.
 const INSERT_STATE: &str = r#"
@@ -112,16 +107,10 @@ impl PgStore {
         };
         let conflicting = conflicting(batch, distinct, &stored);
         if !new.is_empty() {
-            let history = HistoryColumns::new(&new);
-            sqlx::query(INSERT_HISTORY)
-                .bind(&history.event_id)
-                .bind(&history.event_time)
-                .bind(&history.flight_id)
-                .bind(&history.removed)
-                .bind(&history.payload)
-                .bind(&history.digest)
-                .execute(&mut *tx)
-                .await?;
+            let rows = copy::history_rows(new.iter().map(|(_, s)| *s));
+            let mut copy_in = tx.copy_in_raw(copy::COPY_HISTORY).await?;
+            copy_in.send(rows).await?;
+            copy_in.finish().await?;
         }
 
         // Only new events move current state: a duplicate changes nothing, whatever it carries.
@@ -244,40 +233,6 @@ impl PgStore {
 /// The (year, month) of the partition holding `t` (partitions are by UTC month).
 fn month(t: &DateTime<Utc>) -> (i32, u32) {
     (t.year(), t.month())
-}
-
-/// History rows as column arrays, one bind each.
-struct HistoryColumns<'a> {
-    event_id: Vec<&'a str>,
-    event_time: Vec<DateTime<Utc>>,
-    flight_id: Vec<String>,
-    removed: Vec<bool>,
-    payload: Vec<Option<String>>,
-    digest: Vec<Vec<u8>>,
-}
-
-impl<'a> HistoryColumns<'a> {
-    fn new(rows: &[(usize, &'a Snapshot)]) -> Self {
-        let n = rows.len();
-        let mut c = Self {
-            event_id: Vec::with_capacity(n),
-            event_time: Vec::with_capacity(n),
-            flight_id: Vec::with_capacity(n),
-            removed: Vec::with_capacity(n),
-            payload: Vec::with_capacity(n),
-            digest: Vec::with_capacity(n),
-        };
-        for (_, s) in rows {
-            c.event_id.push(s.event_id());
-            c.event_time.push(s.event_time());
-            c.flight_id.push(s.flight_id().as_str().to_owned());
-            c.removed.push(matches!(s, Snapshot::Removal(_)));
-            let (payload, digest) = payload_and_digest(s);
-            c.payload.push(payload);
-            c.digest.push(digest.to_vec());
-        }
-        c
-    }
 }
 
 /// Current-state rows as column arrays (the newest snapshot per flight).
