@@ -519,6 +519,143 @@ async fn two_writers_racing_with_the_same_batch_store_each_event_once() {
     }
 }
 
+/// Where the concurrent-writers test holds the writers back, so they race at that step when let go.
+#[derive(Debug, Clone, Copy)]
+enum Gate {
+    /// No gate: the writers interleave as they happen to.
+    None,
+    /// A lock on `flight_events`: every writer has probed for stored ids and waits to insert history.
+    History,
+    /// A lock on `flights`: every writer has inserted its history and waits to write current state.
+    State,
+}
+
+/// One Lambda instance's store: its own pool, as each concurrent ingest instance has.
+async fn instance(url: &str) -> Store {
+    let mut config = DbConfig::from_url(url);
+    config.max_connections = 1;
+    Store::connect(&config).await.unwrap()
+}
+
+/// Three ingest writers (one per Kafka partition, as the event source mapping runs them) and a redrive
+/// write overlapping flights at once. Each writer carries every third snapshot of each flight plus the
+/// newest one of a third of them (a redelivery across partitions); the redrive replays, one snapshot per
+/// call as the redrive function does, the newest snapshot of 30 flights. On PostgreSQL the test also holds
+/// all four at the history insert, then at the state upsert, and lets them go together. Every round ends
+/// with every distinct event stored once, exactly the newest snapshot per flight, and no error (a
+/// deadlock would be one).
+#[tokio::test]
+async fn three_writers_and_a_redrive_over_the_same_flights_leave_the_newest_snapshot_of_each() {
+    const FLIGHTS: u32 = 300;
+    const STEPS: u32 = 12;
+    for db in engines().await {
+        let gates: &[Gate] = match db.store.engine() {
+            Engine::Postgres => &[Gate::None, Gate::History, Gate::State],
+            // One writer at a time by design (BEGIN IMMEDIATE): nothing to hold back.
+            Engine::Sqlite => &[Gate::None],
+        };
+        // The month partition exists before any gate is taken.
+        db.write(&[event("concurrency-warm", at(1, 9, 0), FlightStatus::Scheduled)]).await;
+        for (round, gate) in gates.iter().enumerate() {
+            let number = |f: u32| (1000 * (round as u32 + 1) + f).to_string();
+            let snapshot = |f: u32, k: u32| {
+                let status = if k < 6 { FlightStatus::Scheduled } else { FlightStatus::Airborne };
+                event_for(
+                    &number(f),
+                    &format!("c{round}-{f:03}-{k:02}"),
+                    at(1, 10, 0) + Duration::minutes(k.into()),
+                    status,
+                )
+            };
+            let batches: Vec<Vec<Snapshot>> = (0..3)
+                .map(|w| {
+                    let mut b = Vec::new();
+                    for f in 0..FLIGHTS {
+                        for k in (0..STEPS).filter(|k| k % 3 == w || (*k == STEPS - 1 && f % 3 == 0)) {
+                            b.push(snapshot(f, k));
+                        }
+                    }
+                    // Not in time order: a partition's records reach the writer in offset order only.
+                    b.reverse();
+                    b
+                })
+                .collect();
+            let redrive: Vec<Snapshot> = (0..30).map(|f| snapshot(f, STEPS)).collect();
+            let stores = [instance(&db.url).await, instance(&db.url).await, instance(&db.url).await];
+            let redrive_store = instance(&db.url).await;
+
+            let held = match (gate, &db.probe) {
+                (Gate::None, _) | (_, Probe::Lite(_)) => None,
+                (Gate::History | Gate::State, Probe::Pg(pool)) => {
+                    let table = if matches!(gate, Gate::History) { "flight_events" } else { "flights" };
+                    let mut tx = pool.begin().await.unwrap();
+                    sqlx::query(AssertSqlSafe(format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")))
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    Some((tx, pool.clone()))
+                }
+            };
+            let writers = async {
+                let (a, b, c) = tokio::join!(
+                    stores[0].write_snapshots(&batches[0]),
+                    stores[1].write_snapshots(&batches[1]),
+                    stores[2].write_snapshots(&batches[2]),
+                );
+                [a, b, c]
+            };
+            let replay = async {
+                let mut outcomes = Vec::new();
+                for s in &redrive {
+                    outcomes.push(redrive_store.write_snapshots(std::slice::from_ref(s)).await);
+                }
+                outcomes
+            };
+            let release = async {
+                if let Some((tx, pool)) = held {
+                    // All four wait: on the gate, or (at the state gate) on a writer that holds the gate's
+                    // queue and inserted an event they carry too. Otherwise the test could not force the
+                    // interleaving and says so.
+                    let waiting = "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                                   WHERE NOT l.granted AND a.datname = current_database()";
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+                    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&pool).await.unwrap() < 4 {
+                        assert!(std::time::Instant::now() < deadline, "{gate:?}: the writers never reached the gate");
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    tx.commit().await.unwrap();
+                }
+            };
+            let (written, replayed, ()) = tokio::join!(writers, replay, release);
+            let mut stored = 0;
+            for (w, outcome) in written.into_iter().enumerate() {
+                let o = outcome.unwrap_or_else(|e| panic!("{} {gate:?}: writer {w} failed: {e}", db.name()));
+                assert!(o.conflicting.is_empty(), "{} {gate:?}: {o:?}", db.name());
+                assert_eq!(o.stored + o.duplicates, batches[w].len() as u64, "{} {gate:?}: {o:?}", db.name());
+                stored += o.stored;
+            }
+            for o in replayed {
+                let o = o.unwrap_or_else(|e| panic!("{} {gate:?}: the redrive failed: {e}", db.name()));
+                assert_eq!((o.stored, o.superseded), (1, 0), "{} {gate:?}: {o:?}", db.name());
+                stored += 1;
+            }
+            let distinct = u64::from(FLIGHTS * STEPS) + 30;
+            assert_eq!(stored, distinct, "{} {gate:?}: every event stored by exactly one writer", db.name());
+            let like = format!("c{round}-%");
+            let history = format!("SELECT count(*) FROM flight_events WHERE event_id LIKE '{like}'");
+            assert_eq!(db.count(&history).await, distinct as i64, "{} {gate:?}", db.name());
+            let flights = format!("SELECT count(*) FROM flights WHERE event_id LIKE '{like}'");
+            assert_eq!(db.count(&flights).await, i64::from(FLIGHTS), "{} {gate:?}", db.name());
+            for f in 0..FLIGHTS {
+                let flight = format!("UA{}-2024-05-01-EWR", number(f));
+                let newest = if f < 30 { STEPS } else { STEPS - 1 };
+                let state = db.state(&flight).await.unwrap_or_else(|| panic!("{flight}: no state"));
+                assert_eq!(state.event_id, format!("c{round}-{f:03}-{newest:02}"), "{} {gate:?}", db.name());
+            }
+        }
+    }
+}
+
 fn letter(partition: i64, offset: i64) -> DeadLetter {
     DeadLetter {
         kind: DEAD_LETTER_KIND.to_owned(),
