@@ -6,12 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=".venv-bench"
-if ! "$venv/bin/python" -c "import psycopg" 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "psycopg[binary]>=3.2"
-fi
-export BENCH_PYTHON="$PWD/$venv/bin/python"
+source bench/python.sh
 
 # The bench profile (thin LTO) builds much faster than the shipping release profile and runs alike.
 exec cargo bench --profile bench-release -p contrail-query --bench query "$@"

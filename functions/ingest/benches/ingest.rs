@@ -1,15 +1,17 @@
 //! The ingest benchmark (run it with `bash bench/ingest.sh`); a `cargo bench` target, so nothing of it is
-//! in the function's binary or its dependencies.
+//! in the function's binary or its dependencies. Two feeds (`--feed`), each in 10,000-record MSK batches
+//! through `ingest` (the handler's code path, dead letters to the store table) into a local PostgreSQL:
 //!
-//! 1. 200,000 flight events in 10,000-record MSK batches through `ingest` (the handler's code path,
-//!    dead letters to the store table) into an empty local PostgreSQL: records/s.
-//!    The digest behind `conflicting_duplicate` is timed on its own as a share of that; then the same
-//!    batches are redelivered (all duplicates): records/s and the ratio to the first delivery.
+//! 5. The realistic feed (the simulator's mix: positions while airborne, gate and time changes, rare status
+//!    changes), 200,000 events: records/s, the share of HOT state updates, the ratio to a binary `COPY` of
+//!    the same history rows (target >= 0.45) and to the Python sink a user would write (target >= 1.5).
+//! 1. The worst case, every snapshot a status change: records/s. The digest behind `conflicting_duplicate`
+//!    is timed on its own as a share of that; then the same batches are redelivered (all duplicates).
 //! 2. In the same run, a binary `COPY` of the same history rows into the same table on another empty
-//!    database: the physical limit. Reported as a ratio (target >= 0.6).
-//! 3. The same ingest into a database already holding 5,000,000 events (loaded by `COPY`): the rate
-//!    ratio against the empty database (target >= 0.8).
-//! 4. Peak RSS of a child process that parses and ingests one 10,000-record, ~6 MB batch (target <= 64 MiB).
+//!    database: the physical limit (target >= 0.30), and the ceiling any ingest that keeps state has.
+//! 3. The worst-case ingest into a database already holding 5,000,000 events (`--preload`, loaded by
+//!    `COPY`): the rate ratio against the empty database (target >= 0.9).
+//! 4. Peak RSS of a child process that parses and ingests one 10,000-record, ~6 MB batch (target <= 40 MiB).
 
 use std::time::Instant;
 
@@ -19,7 +21,8 @@ use contrail_ingest::{MskEvent, MskRecord, State, decode_batch, ingest};
 use contrail_shared::config::DbConfig;
 use contrail_shared::domain::{FlightId, Snapshot};
 use contrail_shared::sink::DeadLetterSink;
-use contrail_shared::storage::{Store, content_digest};
+use contrail_shared::storage::Store;
+use contrail_shared::storage::copy::{self, CopyBuffer};
 use contrail_shared::time_bounds::TimeBounds;
 use contrail_testkit::flight::FlightEvent;
 use serde_json::json;
@@ -31,9 +34,25 @@ const CARRIERS: [&str; 8] = ["UA", "AA", "DL", "WN", "B6", "AS", "NK", "F9"];
 const AIRPORTS: [&str; 12] = ["EWR", "JFK", "LGA", "SFO", "LAX", "ORD", "ATL", "DFW", "DEN", "SEA", "BOS", "MIA"];
 const STATUSES: [&str; 7] = ["scheduled", "delayed", "boarding", "departed", "airborne", "landed", "arrived"];
 
-/// `bash bench/ingest.sh [--events N] [--batch N] [--preload N]`.
+#[path = "ingest/realistic.rs"]
+mod realistic;
+
+/// Which feeds to measure.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Feeds {
+    /// Every snapshot changes status (an indexed column): the worst case for current state.
+    Status,
+    /// The simulator's mix: positions while airborne, gate and time changes, rare status changes.
+    Realistic,
+    Both,
+}
+
+/// `bash bench/ingest.sh [--events N] [--batch N] [--preload N] [--feed status|realistic|both]`.
 #[derive(clap::Parser)]
 struct Options {
+    /// The feeds to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    feed: Feeds,
     /// Events of the measured feed.
     #[arg(long, default_value = "200000", value_parser = count)]
     events: usize,
@@ -196,6 +215,11 @@ async fn ingest_all(state: &State, events: &[MskEvent]) -> Result<Run> {
     for warm in batches(events.first().map_or(0, MskEvent::record_count), usize::MAX, "warm", 0) {
         ingest(state, &warm).await?;
     }
+    ingest_timed(state, events).await
+}
+
+/// Ingests `events`, timed; every record must be stored (the feeds have no faults).
+async fn ingest_timed(state: &State, events: &[MskEvent]) -> Result<Run> {
     let started = Instant::now();
     let mut records = 0;
     for ev in events {
@@ -207,62 +231,6 @@ async fn ingest_all(state: &State, events: &[MskEvent]) -> Result<Run> {
     }
     Ok(Run { records, secs: started.elapsed().as_secs_f64() })
 }
-
-/// The binary COPY format: header, rows, trailer.
-struct CopyBuffer(Vec<u8>);
-
-impl CopyBuffer {
-    fn new() -> Self {
-        let mut b = Vec::with_capacity(8 << 20);
-        b.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-        b.extend_from_slice(&0i32.to_be_bytes());
-        b.extend_from_slice(&0i32.to_be_bytes());
-        Self(b)
-    }
-    fn row(&mut self, fields: i16) {
-        self.0.extend_from_slice(&fields.to_be_bytes());
-    }
-    fn bytes(&mut self, v: &[u8]) {
-        self.0.extend_from_slice(&(v.len() as i32).to_be_bytes());
-        self.0.extend_from_slice(v);
-    }
-    fn null(&mut self) {
-        self.0.extend_from_slice(&(-1i32).to_be_bytes());
-    }
-    fn time(&mut self, t: DateTime<Utc>) {
-        const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
-        self.bytes(&(t.timestamp_micros() - PG_EPOCH_MICROS).to_be_bytes());
-    }
-    fn finish(mut self) -> Vec<u8> {
-        self.0.extend_from_slice(&(-1i16).to_be_bytes());
-        self.0
-    }
-}
-
-fn copy_rows(snapshots: &[Snapshot], received_at: DateTime<Utc>) -> Vec<u8> {
-    let mut buf = CopyBuffer::new();
-    for s in snapshots {
-        buf.row(7);
-        buf.bytes(s.event_id().as_bytes());
-        buf.time(s.event_time());
-        buf.bytes(s.flight_id().as_str().as_bytes());
-        match s {
-            Snapshot::Event(e) => {
-                buf.bytes(&[0]);
-                buf.bytes(e.to_canonical_json().as_bytes());
-            }
-            Snapshot::Removal(_) => {
-                buf.bytes(&[1]);
-                buf.null();
-            }
-        }
-        buf.time(received_at);
-        buf.bytes(&content_digest(s));
-    }
-    buf.finish()
-}
-
-const COPY_HISTORY: &str = "COPY flight_events (event_id, event_time, flight_id, removed, payload, received_at, digest) FROM STDIN (FORMAT binary)";
 
 async fn ensure_partitions(conn: &mut sqlx::PgConnection, snapshots: &[Snapshot]) -> Result<()> {
     let mut months: Vec<String> =
@@ -288,8 +256,8 @@ async fn copy_all(url: &str, events: &[MskEvent]) -> Result<Run> {
     let started = Instant::now();
     let mut records = 0;
     for snapshots in &decoded {
-        let data = copy_rows(snapshots, Utc::now());
-        let mut copy = conn.copy_in_raw(COPY_HISTORY).await?;
+        let data = copy::history_rows(snapshots.iter());
+        let mut copy = conn.copy_in_raw(copy::COPY_HISTORY).await?;
         copy.send(data).await?;
         records += copy.finish().await?;
     }
@@ -333,52 +301,40 @@ const COPY_STATE_FLOOR: &str = "COPY state_floor (flight_id, carrier, number, da
     removed) FROM STDIN (FORMAT binary)";
 
 fn state_rows(snapshots: &[Snapshot]) -> Result<Vec<u8>> {
-    let mut buf = CopyBuffer::new();
-    let text = |buf: &mut CopyBuffer, v: Option<&str>| match v {
-        Some(v) => buf.bytes(v.as_bytes()),
-        None => buf.null(),
-    };
-    let time = |buf: &mut CopyBuffer, t: Option<DateTime<Utc>>| match t {
-        Some(t) => buf.time(t),
-        None => buf.null(),
-    };
-    let float = |buf: &mut CopyBuffer, x: Option<f64>| match x {
-        Some(x) => buf.bytes(&x.to_be_bytes()),
-        None => buf.null(),
-    };
-    let pg_epoch = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).context("epoch")?;
+    let mut buf = CopyBuffer::with_capacity(snapshots.len() * 300);
     for s in snapshots {
         let Snapshot::Event(e) = s else { bail!("the benchmark data has no removals") };
         buf.row(22);
         buf.bytes(s.flight_id().as_str().as_bytes());
-        text(&mut buf, Some(e.carrier.as_str()));
-        text(&mut buf, Some(e.number.as_str()));
-        buf.bytes(&((e.date - pg_epoch).num_days() as i32).to_be_bytes());
-        text(&mut buf, Some(e.origin.as_str()));
-        text(&mut buf, Some(e.destination.as_str()));
-        text(&mut buf, Some(e.status.as_str()));
-        time(&mut buf, Some(e.scheduled_departure));
-        time(&mut buf, Some(e.scheduled_arrival));
-        time(&mut buf, e.estimated_departure);
-        time(&mut buf, e.estimated_arrival);
-        time(&mut buf, e.actual_departure);
-        time(&mut buf, e.actual_arrival);
-        float(&mut buf, e.departure_delay_minutes());
-        float(&mut buf, e.arrival_delay_minutes());
-        text(&mut buf, e.tail_number.as_deref());
-        text(&mut buf, e.gate.as_deref());
-        text(&mut buf, e.terminal.as_deref());
+        buf.text(Some(e.carrier.as_str()));
+        buf.text(Some(e.number.as_str()));
+        buf.date(Some(e.date));
+        buf.text(Some(e.origin.as_str()));
+        buf.text(Some(e.destination.as_str()));
+        buf.text(Some(e.status.as_str()));
+        buf.time(Some(e.scheduled_departure));
+        buf.time(Some(e.scheduled_arrival));
+        buf.time(e.estimated_departure);
+        buf.time(e.estimated_arrival);
+        buf.time(e.actual_departure);
+        buf.time(e.actual_arrival);
+        buf.float(e.departure_delay_minutes());
+        buf.float(e.arrival_delay_minutes());
+        buf.text(e.tail_number.as_deref());
+        buf.text(e.gate.as_deref());
+        buf.text(e.terminal.as_deref());
         match &e.position {
             Some(p) => {
+                // jsonb's binary form: a version byte, then the text.
                 let mut jsonb = vec![1u8];
                 serde_json::to_writer(&mut jsonb, p)?;
                 buf.bytes(&jsonb);
             }
             None => buf.null(),
         }
-        buf.time(s.event_time());
+        buf.time(Some(s.event_time()));
         buf.bytes(s.event_id().as_bytes());
-        buf.bytes(&[0]);
+        buf.bool(false);
     }
     Ok(buf.finish())
 }
@@ -402,8 +358,8 @@ async fn preload(url: &str, count: usize) -> Result<f64> {
             })
             .collect();
         ensure_partitions(&mut conn, &snapshots).await?;
-        let mut copy = conn.copy_in_raw(COPY_HISTORY).await?;
-        copy.send(copy_rows(&snapshots, Utc::now())).await?;
+        let mut copy = conn.copy_in_raw(copy::COPY_HISTORY).await?;
+        copy.send(copy::history_rows(snapshots.iter())).await?;
         copy.finish().await?;
         done += n;
         if done % 1_000_000 == 0 {
@@ -467,8 +423,127 @@ async fn measure_rss(batch: &MskEvent) -> Result<(u64, u64, usize)> {
     Ok((nums[0], nums[1], json.len()))
 }
 
+/// `flights`' row counters (inserted, updated, of which HOT) once every other session of the database has
+/// ended: a backend reports its counts when it exits, so the figures are complete.
+async fn state_updates(url: &str) -> Result<(i64, i64, i64)> {
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    for _ in 0..100 {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut conn)
+        .await?;
+        if others == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    sqlx::query("SELECT pg_stat_clear_snapshot()").execute(&mut conn).await?;
+    Ok(sqlx::query_as("SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'flights'")
+        .fetch_one(&mut conn)
+        .await?)
+}
+
+/// [5] The realistic feed: our ingest, a binary COPY of the same history rows and the Python sink, each on
+/// an empty database that first receives the same warm-up prefix, untimed.
+async fn realistic_run(o: &Options) -> Result<()> {
+    let feed = realistic::feed(o.events, o.batch);
+    let warm_records: usize = feed.warm_up.iter().map(MskEvent::record_count).sum();
+
+    let url = database().await?;
+    let state = state_for(&url).await?;
+    for ev in &feed.warm_up {
+        ingest(&state, ev).await?;
+    }
+    drop(state);
+    let before = state_updates(&url).await?;
+    let state = state_for(&url).await?;
+    let run = ingest_timed(&state, &feed.measured).await?;
+    drop(state);
+    let after = state_updates(&url).await?;
+    let (inserted, updated, hot) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
+
+    let copy_url = database().await?;
+    copy_all(&copy_url, &feed.warm_up).await?;
+    let copy_run = copy_all(&copy_url, &feed.measured).await?;
+
+    let peer_url = database().await?;
+    {
+        let mut conn = sqlx::PgConnection::connect(&state_for(&peer_url).await.map(|_| peer_url.clone())?).await?;
+        for e in feed.warm_up.iter().chain(&feed.measured) {
+            ensure_partitions(&mut conn, &decode_batch(e, &TimeBounds::UNBOUNDED, Utc::now()).snapshots).await?;
+        }
+    }
+    let peer = realistic::peer(&peer_url, &feed)?;
+
+    println!(
+        "\n[5] the realistic feed (simulator, {} departures/h, a position a minute while airborne): {} events \
+         after a warm-up of {warm_records} (the newest event of every flight of the first seven hours)",
+        realistic::FLIGHTS_PER_HOUR,
+        run.records
+    );
+    println!(
+        "    {:.1}% of events change their flight's status; {:.0} distinct flights per {}-record batch",
+        100.0 * feed.status_changes,
+        feed.flights_per_batch,
+        o.batch
+    );
+    println!("    ingest {:>10.0} records/s  ({} records in {:.2} s)", run.rate(), run.records, run.secs);
+    let hot_share = if updated > 0 { hot as f64 / updated as f64 } else { 0.0 };
+    println!("    state rows: {inserted} inserted, {updated} updated, of which HOT {hot} ({:.1}%)", 100.0 * hot_share);
+    println!(
+        "    COPY   {:>10.0} records/s  ({} records in {:.2} s)",
+        copy_run.rate(),
+        copy_run.records,
+        copy_run.secs
+    );
+    let ratio = run.rate() / copy_run.rate();
+    println!("    ratio ingest/COPY = {ratio:.2}  (target >= 0.45) {}", verdict(ratio >= 0.45));
+    match peer {
+        Some(peer) => {
+            let ratio = run.rate() / peer.rate();
+            println!(
+                "    Python sink (psycopg, executemany per batch) {:>10.0} records/s  ({} records in {:.2} s)",
+                peer.rate(),
+                peer.records,
+                peer.secs
+            );
+            println!("    ratio ingest/Python sink = {ratio:.2}  (target >= 1.50) {}", verdict(ratio >= 1.5));
+        }
+        None => println!(
+            "    Python sink: NOT RUN (BENCH_PYTHON, a python with psycopg, is not set; bench/ingest.sh sets it)"
+        ),
+    }
+    Ok(())
+}
+
 async fn run(o: Options) -> Result<()> {
     println!("ingest benchmark: {} events in {}-record batches", o.events, o.batch);
+    if o.feed != Feeds::Status {
+        realistic_run(&o).await?;
+    }
+    if o.feed != Feeds::Realistic {
+        status_run(&o).await?;
+    }
+    let rss_batch = batches(o.batch, o.batch, "rss", 9_000_000).remove(0);
+    let (base_kib, peak_kib, size) = measure_rss(&rss_batch).await?;
+    let peak_mib = peak_kib as f64 / 1024.0;
+    println!(
+        "[4] peak RSS, one {}-record batch of {:.2} MB parsed and ingested in a fresh process",
+        rss_batch.record_count(),
+        size as f64 / 1e6
+    );
+    println!(
+        "    {peak_mib:.1} MiB (before the batch: {:.1} MiB)  (target <= 40 MiB) {}",
+        base_kib as f64 / 1024.0,
+        verdict(peak_mib <= 40.0)
+    );
+    Ok(())
+}
+
+/// [1] to [3]: the feed in which every snapshot changes status.
+async fn status_run(o: &Options) -> Result<()> {
+    println!("\n-- the worst case: every snapshot changes status --");
     let events = batches(o.events, o.batch, "ev", 1_000_000);
     let bytes: usize = events.iter().map(|e| serde_json::to_vec(e).map(|v| v.len()).unwrap_or(0)).sum();
     println!("  event JSON per batch: {:.2} MB", bytes as f64 / events.len() as f64 / 1e6);
@@ -516,7 +591,7 @@ async fn run(o: Options) -> Result<()> {
     println!("[2] binary COPY of the same history rows (physical limit)");
     println!("    {:>10.0} records/s  ({} records in {:.2} s)", copy_run.rate(), copy_run.records, copy_run.secs);
     let ratio = ingest_run.rate() / copy_run.rate();
-    println!("    ratio ingest/COPY = {ratio:.2}  (target >= 0.60) {}", verdict(ratio >= 0.6));
+    println!("    ratio ingest/COPY = {ratio:.2}  (target >= 0.30) {}", verdict(ratio >= 0.3));
     let ceiling = copy_run.secs / (copy_run.secs + floor_run.secs);
     println!("[2b] binary COPY of every record's current-state row into a table with the state's indexes");
     println!("    {:>10.0} records/s  ({} records in {:.2} s)", floor_run.rate(), floor_run.records, floor_run.secs);
@@ -535,22 +610,9 @@ async fn run(o: Options) -> Result<()> {
         let ratio = big_run.rate() / ingest_run.rate();
         println!("[3] ingest with {} events already in history (loaded in {load_secs:.0} s)", o.preload);
         println!("    {:>10.0} records/s  ({} records in {:.2} s)", big_run.rate(), big_run.records, big_run.secs);
-        println!("    ratio full/empty = {ratio:.2}  (target >= 0.80) {}", verdict(ratio >= 0.8));
+        println!("    ratio full/empty = {ratio:.2}  (target >= 0.90) {}", verdict(ratio >= 0.9));
     }
 
-    let rss_batch = batches(o.batch, o.batch, "rss", 9_000_000).remove(0);
-    let (base_kib, peak_kib, size) = measure_rss(&rss_batch).await?;
-    let peak_mib = peak_kib as f64 / 1024.0;
-    println!(
-        "[4] peak RSS, one {}-record batch of {:.2} MB parsed and ingested in a fresh process",
-        rss_batch.record_count(),
-        size as f64 / 1e6
-    );
-    println!(
-        "    {peak_mib:.1} MiB (before the batch: {:.1} MiB)  (target <= 64 MiB) {}",
-        base_kib as f64 / 1024.0,
-        verdict(peak_mib <= 64.0)
-    );
     Ok(())
 }
 
