@@ -427,15 +427,13 @@ async fn measure_rss(batch: &MskEvent) -> Result<(u64, u64, usize)> {
 /// ended: a backend reports its counts when it exits, so the figures are complete.
 async fn state_updates(url: &str) -> Result<(i64, i64, i64)> {
     let mut conn = sqlx::PgConnection::connect(url).await?;
-    for _ in 0..100 {
-        let others: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .fetch_one(&mut conn)
-        .await?;
-        if others == 0 {
-            break;
+    let others = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    let mut waited = 0;
+    while sqlx::query_scalar::<_, i64>(others).fetch_one(&mut conn).await? > 0 {
+        if waited == 100 {
+            bail!("another session still holds the database after 10 s: its row counters would be missing");
         }
+        waited += 1;
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     sqlx::query("SELECT pg_stat_clear_snapshot()").execute(&mut conn).await?;
@@ -468,8 +466,9 @@ async fn realistic_run(o: &Options) -> Result<()> {
     let copy_run = copy_all(&copy_url, &feed.measured).await?;
 
     let peer_url = database().await?;
+    state_for(&peer_url).await?;
     {
-        let mut conn = sqlx::PgConnection::connect(&state_for(&peer_url).await.map(|_| peer_url.clone())?).await?;
+        let mut conn = sqlx::PgConnection::connect(&peer_url).await?;
         for e in feed.warm_up.iter().chain(&feed.measured) {
             ensure_partitions(&mut conn, &decode_batch(e, &TimeBounds::UNBOUNDED, Utc::now()).snapshots).await?;
         }
