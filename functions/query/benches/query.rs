@@ -17,7 +17,7 @@ use sqlx::Connection as _;
 
 use contrail_shared::config::DbConfig;
 use contrail_shared::domain::{Airport, Carrier, FlightEvent, FlightNumber, FlightStatus, Position};
-use contrail_shared::storage::Store;
+use contrail_shared::storage::{Store, state};
 
 const DAYS: u32 = 14;
 const FLIGHTS_PER_DAY: u32 = 24_000;
@@ -138,13 +138,10 @@ async fn measure(state: &contrail_query::State, events: &[Value]) -> Result<Figu
 /// The same statement as the handler, on one plain sqlx connection, rows fetched but not decoded: what the
 /// database round trip alone allows. No handler, in any language, serves these requests faster one at a time.
 async fn bare_queries(url: &str, events: &[Value]) -> Result<Figures, String> {
-    const COLUMNS: &str = "SELECT flight_id, carrier, number, date, origin, destination, status, \
-        scheduled_departure, scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, \
-        actual_arrival, departure_delay_minutes, arrival_delay_minutes, tail_number, gate, terminal, position, \
-        event_time FROM flights WHERE NOT removed";
-    let lookup = format!("{COLUMNS} AND flight_id = $1");
+    let columns = format!("SELECT {} FROM flights WHERE NOT removed", state::flight_columns());
+    let lookup = format!("{columns} AND flight_id = $1");
     // Limits are bound, as the store binds them (a literal could get another plan).
-    let page = format!("{COLUMNS} AND origin = $1 AND date = $2 ORDER BY scheduled_departure, flight_id LIMIT $3");
+    let page = format!("{columns} AND origin = $1 AND date = $2 ORDER BY scheduled_departure, flight_id LIMIT $3");
     const IN_THE_AIR: &str = "SELECT flight_id, carrier, number, origin, destination, position, event_time \
         FROM flights WHERE status IN ('airborne', 'departed') AND NOT removed AND position IS NOT NULL \
         AND status <> 'departed'";
@@ -364,13 +361,9 @@ async fn load(url: &str) -> Result<Vec<(String, NaiveDate, &'static str)>, Strin
         .map_err(|e| e.to_string())?;
     copy.send(events).await.map_err(|e| e.to_string())?;
     copy.finish().await.map_err(|e| e.to_string())?;
+    // The rows above are written in the state table's column order.
     let mut copy = conn
-        .copy_in_raw(
-            "COPY flights (flight_id, carrier, number, date, origin, destination, status, scheduled_departure, \
-             scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, actual_arrival, \
-             departure_delay_minutes, arrival_delay_minutes, tail_number, gate, terminal, position, event_time, \
-             event_id, removed) FROM STDIN",
-        )
+        .copy_in_raw(&format!("COPY flights ({}) FROM STDIN", state::column_list()))
         .await
         .map_err(|e| e.to_string())?;
     copy.send(flights).await.map_err(|e| e.to_string())?;

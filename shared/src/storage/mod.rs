@@ -11,9 +11,10 @@ mod batch;
 mod error;
 mod model;
 mod postgres;
-mod sql;
+mod read;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub mod state;
 
 use chrono::{DateTime, Utc};
 
@@ -58,6 +59,17 @@ macro_rules! dispatch {
             }
             #[cfg(feature = "sqlite")]
             Store::Sqlite(s) => s.$method($($arg),*).await,
+        }
+    };
+    // A read: the same shared code over whichever engine's pool.
+    (read $self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            Store::Postgres(s) => {
+                s.refresh_credentials().await?;
+                s.reader().$method($($arg),*).await
+            }
+            #[cfg(feature = "sqlite")]
+            Store::Sqlite(s) => s.reader().$method($($arg),*).await,
         }
     };
 }
@@ -153,7 +165,7 @@ impl Store {
 
     /// The current snapshot of one flight; `None` if unknown or removed.
     pub async fn get_flight(&self, id: &FlightId) -> Result<Option<Flight>, StoreError> {
-        dispatch!(self.get_flight(id))
+        dispatch!(read self.get_flight(id))
     }
 
     /// Current flights matching `filter`, ordered by (scheduled_departure, flight_id), after `after`.
@@ -163,7 +175,7 @@ impl Store {
         after: Option<&Keyset>,
         limit: u32,
     ) -> Result<Vec<Flight>, StoreError> {
-        dispatch!(self.list_flights(filter, after, limit))
+        dispatch!(read self.list_flights(filter, after, limit))
     }
 
     /// One airport's board, ordered by (scheduled departure or arrival, flight_id), after `after`.
@@ -173,7 +185,7 @@ impl Store {
         after: Option<&Keyset>,
         limit: u32,
     ) -> Result<Vec<Flight>, StoreError> {
-        dispatch!(self.board(filter, after, limit))
+        dispatch!(read self.board(filter, after, limit))
     }
 
     /// A flight's history ordered by (event_time, event_id), after `after` (event_time, event_id).
@@ -183,13 +195,13 @@ impl Store {
         after: Option<&Keyset>,
         limit: u32,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        dispatch!(self.flight_history(id, after, limit))
+        dispatch!(read self.flight_history(id, after, limit))
     }
 
     /// The departures and arrivals of one date (at one airport, when the filter names it), grouped by UTC hour
     /// or by carrier.
     pub async fn grouped_stats(&self, filter: &GroupedStatsFilter) -> Result<GroupedStats, StoreError> {
-        dispatch!(self.grouped_stats(filter))
+        dispatch!(read self.grouped_stats(filter))
     }
 
     /// Current positions of the flights in the air (see [`PositionFilter`]), ordered by flight id, after
@@ -200,11 +212,11 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<FlightPosition>, StoreError> {
-        dispatch!(self.positions(filter, after, limit))
+        dispatch!(read self.positions(filter, after, limit))
     }
 
     /// Aggregates over the current flights of one date.
     pub async fn stats(&self, filter: &StatsFilter) -> Result<Stats, StoreError> {
-        dispatch!(self.stats(filter))
+        dispatch!(read self.stats(filter))
     }
 }

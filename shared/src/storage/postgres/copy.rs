@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::Snapshot;
 use crate::storage::batch::payload_and_digest;
+use crate::storage::state;
 
 /// The statement [`history_rows`] feeds; `received_at` takes its default.
 pub const COPY_HISTORY: &str =
@@ -84,6 +85,37 @@ impl CopyBuffer {
     pub fn finish(mut self) -> Vec<u8> {
         self.0.extend_from_slice(&(-1i16).to_be_bytes());
         self.0
+    }
+}
+
+/// A state row in `COPY` form, for a table shaped like `flights` (the ingest benchmark's floor).
+impl<'a> state::Sink<'a> for CopyBuffer {
+    fn text(&mut self, v: Option<&'a str>) {
+        CopyBuffer::text(self, v);
+    }
+    fn date(&mut self, v: Option<NaiveDate>) {
+        CopyBuffer::date(self, v);
+    }
+    fn time(&mut self, v: Option<DateTime<Utc>>) {
+        CopyBuffer::time(self, v);
+    }
+    fn float(&mut self, v: Option<f64>) {
+        CopyBuffer::float(self, v);
+    }
+    /// `jsonb`'s binary form: a version byte, then the text.
+    fn json(&mut self, v: Option<String>) {
+        match v {
+            Some(text) => {
+                let mut field = Vec::with_capacity(text.len() + 1);
+                field.push(1);
+                field.extend_from_slice(text.as_bytes());
+                self.bytes(&field);
+            }
+            None => self.null(),
+        }
+    }
+    fn flag(&mut self, v: bool) {
+        self.bool(v);
     }
 }
 

@@ -14,13 +14,14 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::{PgPool, Postgres};
 
 use crate::config::{DbConfig, DbTarget, SslMode};
 use crate::rds_iam::{Clock, TokenCache, TokenError, TokenSource};
 use crate::storage::StoreError;
+use crate::storage::read::Reader;
 
 /// The PostgreSQL schema, shipped in the crate (tests and tools can run it too).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -120,6 +121,11 @@ impl PgStore {
             Some(iam) => Some(iam.tokens.current().await),
             None => None,
         }
+    }
+
+    /// The query API's reads, shared with the other engine.
+    pub(crate) fn reader(&self) -> Reader<'_, Postgres> {
+        Reader(&self.pool)
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {

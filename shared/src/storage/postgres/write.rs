@@ -1,4 +1,5 @@
-//! Batch writes on PostgreSQL: a whole batch in a few array-bound statements (UNNEST), one transaction.
+//! Batch writes on PostgreSQL, one transaction a batch: history by binary `COPY`, current state in one
+//! array-bound upsert (UNNEST).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -12,7 +13,7 @@ use crate::storage::batch::{
     Distinct, OrderKey, StoredId, conflicting, count_superseded, distinct_events, flights_with_several,
     newest_per_flight,
 };
-use crate::storage::sql::state_conflict_clause;
+use crate::storage::state::{self, Kind};
 use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome};
 
 /// The `event_id`s of a batch already stored in any partition. The primary key has to include the partition
@@ -27,28 +28,32 @@ const STORED_EVENT_IDS: &str = "SELECT event_id, digest FROM flight_events WHERE
 // of the same row makes the `COPY` fail with a unique violation instead, so the batch is retried (see
 // `write_snapshots`).
 
-/// The insert half of the state upsert; the conflict clause is shared with the other engine.
-const INSERT_STATE: &str = r#"
-INSERT INTO flights AS f (
-    flight_id, carrier, number, date, origin, destination, status,
-    scheduled_departure, scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, actual_arrival,
-    departure_delay_minutes, arrival_delay_minutes, tail_number, gate, terminal, position,
-    event_time, event_id, removed)
-SELECT u.flight_id, u.carrier, u.number, u.date, u.origin, u.destination, u.status,
-    u.sd, u.sa, u.ed, u.ea, u.ad, u.aa, u.dep_delay, u.arr_delay, u.tail, u.gate, u.terminal, u.position::jsonb,
-    u.event_time, u.event_id, u.removed
-FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::text[],
-    $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
-    $13::timestamptz[], $14::float8[], $15::float8[], $16::text[], $17::text[], $18::text[], $19::text[],
-    $20::timestamptz[], $21::text[], $22::bool[])
-    AS u(flight_id, carrier, number, date, origin, destination, status, sd, sa, ed, ea, ad, aa, dep_delay, arr_delay,
-         tail, gate, terminal, position, event_time, event_id, removed)
-"#;
-
-/// Current state, newest `(event_time, event_id)` wins (see `state_conflict_clause`); returns the flights
-/// whose row it wrote (inserted or updated), which tells the stored events that moved state.
-static UPSERT_STATE: LazyLock<String> =
-    LazyLock::new(|| format!("{INSERT_STATE}{}RETURNING f.flight_id", state_conflict_clause("f")));
+/// Current state, newest `(event_time, event_id)` wins (see `state::conflict_clause`), all winners in one
+/// statement: one array per column, unnested into rows. Returns the flights whose row it wrote (inserted
+/// or updated), which tells the stored events that moved state.
+static UPSERT_STATE: LazyLock<String> = LazyLock::new(|| {
+    let columns = state::column_list();
+    let mut select = Vec::with_capacity(state::COLUMNS.len());
+    let mut arrays = Vec::with_capacity(state::COLUMNS.len());
+    for (i, (name, kind)) in state::COLUMNS.iter().enumerate() {
+        let (array, cast) = match kind {
+            Kind::Text => ("text", ""),
+            Kind::Date => ("date", ""),
+            Kind::Time => ("timestamptz", ""),
+            Kind::Float => ("float8", ""),
+            Kind::Json => ("text", "::jsonb"),
+            Kind::Flag => ("bool", ""),
+        };
+        select.push(format!("u.{name}{cast}"));
+        arrays.push(format!("${}::{array}[]", i + 1));
+    }
+    format!(
+        "INSERT INTO flights AS f ({columns})\nSELECT {}\nFROM UNNEST({}) AS u({columns})\n{}RETURNING f.flight_id",
+        select.join(", "),
+        arrays.join(", "),
+        state::conflict_clause("f")
+    )
+});
 
 /// The state rows' order keys of some flights, read before the upsert changes them.
 const STATE_KEYS: &str = "SELECT flight_id, event_time, event_id FROM flights WHERE flight_id = ANY($1::text[])";
@@ -126,32 +131,22 @@ impl PgStore {
         let winners = newest_per_flight(new.iter().map(|(_, s)| *s));
         let mut applied: HashSet<String> = HashSet::new();
         if !winners.is_empty() {
-            let s = StateColumns::new(&winners);
-            let written: Vec<String> = sqlx::query_scalar(UPSERT_STATE.as_str())
-                .bind(&s.flight_id)
-                .bind(&s.carrier)
-                .bind(&s.number)
-                .bind(&s.date)
-                .bind(&s.origin)
-                .bind(&s.destination)
-                .bind(&s.status)
-                .bind(&s.scheduled_departure)
-                .bind(&s.scheduled_arrival)
-                .bind(&s.estimated_departure)
-                .bind(&s.estimated_arrival)
-                .bind(&s.actual_departure)
-                .bind(&s.actual_arrival)
-                .bind(&s.departure_delay)
-                .bind(&s.arrival_delay)
-                .bind(&s.tail_number)
-                .bind(&s.gate)
-                .bind(&s.terminal)
-                .bind(&s.position)
-                .bind(&s.event_time)
-                .bind(&s.event_id)
-                .bind(&s.removed)
-                .fetch_all(&mut *tx)
-                .await?;
+            let mut columns = StateArrays::with_capacity(winners.len());
+            for (id, s) in &winners {
+                state::fill(&mut columns, id, s);
+            }
+            let mut q = sqlx::query_scalar(UPSERT_STATE.as_str());
+            for column in &columns.arrays {
+                q = match column {
+                    Array::Text(v) => q.bind(v),
+                    Array::Date(v) => q.bind(v),
+                    Array::Time(v) => q.bind(v),
+                    Array::Float(v) => q.bind(v),
+                    Array::Json(v) => q.bind(v),
+                    Array::Flag(v) => q.bind(v),
+                };
+            }
+            let written: Vec<String> = q.fetch_all(&mut *tx).await?;
             applied.extend(written);
         }
         tx.commit().await?;
@@ -235,85 +230,78 @@ fn month(t: &DateTime<Utc>) -> (i32, u32) {
     (t.year(), t.month())
 }
 
-/// Current-state rows as column arrays (the newest snapshot per flight).
-#[derive(Default)]
-struct StateColumns<'a> {
-    flight_id: Vec<&'a str>,
-    carrier: Vec<Option<&'a str>>,
-    number: Vec<Option<&'a str>>,
-    date: Vec<Option<NaiveDate>>,
-    origin: Vec<Option<&'a str>>,
-    destination: Vec<Option<&'a str>>,
-    status: Vec<Option<&'static str>>,
-    scheduled_departure: Vec<Option<DateTime<Utc>>>,
-    scheduled_arrival: Vec<Option<DateTime<Utc>>>,
-    estimated_departure: Vec<Option<DateTime<Utc>>>,
-    estimated_arrival: Vec<Option<DateTime<Utc>>>,
-    actual_departure: Vec<Option<DateTime<Utc>>>,
-    actual_arrival: Vec<Option<DateTime<Utc>>>,
-    departure_delay: Vec<Option<f64>>,
-    arrival_delay: Vec<Option<f64>>,
-    tail_number: Vec<Option<&'a str>>,
-    gate: Vec<Option<&'a str>>,
-    terminal: Vec<Option<&'a str>>,
-    position: Vec<Option<String>>,
-    event_time: Vec<DateTime<Utc>>,
-    event_id: Vec<&'a str>,
-    removed: Vec<bool>,
+/// One array of values per state column, in [`state::COLUMNS`] order: the upsert's parameters.
+enum Array<'a> {
+    Text(Vec<Option<&'a str>>),
+    Date(Vec<Option<NaiveDate>>),
+    Time(Vec<Option<DateTime<Utc>>>),
+    Float(Vec<Option<f64>>),
+    Json(Vec<Option<String>>),
+    Flag(Vec<bool>),
 }
 
-impl<'a> StateColumns<'a> {
-    fn new(winners: &'a [(FlightId, &'a Snapshot)]) -> Self {
-        let mut c = Self::default();
-        for (id, s) in winners {
-            c.flight_id.push(id.as_str());
-            c.event_time.push(s.event_time());
-            c.event_id.push(s.event_id());
-            match s {
-                Snapshot::Event(e) => {
-                    c.removed.push(false);
-                    c.carrier.push(Some(e.carrier.as_str()));
-                    c.number.push(Some(e.number.as_str()));
-                    c.date.push(Some(e.date));
-                    c.origin.push(Some(e.origin.as_str()));
-                    c.destination.push(Some(e.destination.as_str()));
-                    c.status.push(Some(e.status.as_str()));
-                    c.scheduled_departure.push(Some(e.scheduled_departure));
-                    c.scheduled_arrival.push(Some(e.scheduled_arrival));
-                    c.estimated_departure.push(e.estimated_departure);
-                    c.estimated_arrival.push(e.estimated_arrival);
-                    c.actual_departure.push(e.actual_departure);
-                    c.actual_arrival.push(e.actual_arrival);
-                    c.departure_delay.push(e.departure_delay_minutes());
-                    c.arrival_delay.push(e.arrival_delay_minutes());
-                    c.tail_number.push(e.tail_number.as_deref());
-                    c.gate.push(e.gate.as_deref());
-                    c.terminal.push(e.terminal.as_deref());
-                    c.position.push(e.position.as_ref().and_then(|p| serde_json::to_string(p).ok()));
-                }
-                Snapshot::Removal(_) => {
-                    c.removed.push(true);
-                    c.carrier.push(None);
-                    c.number.push(None);
-                    c.date.push(None);
-                    c.origin.push(None);
-                    c.destination.push(None);
-                    c.status.push(None);
-                    c.scheduled_departure.push(None);
-                    c.scheduled_arrival.push(None);
-                    c.estimated_departure.push(None);
-                    c.estimated_arrival.push(None);
-                    c.actual_departure.push(None);
-                    c.actual_arrival.push(None);
-                    c.departure_delay.push(None);
-                    c.arrival_delay.push(None);
-                    c.tail_number.push(None);
-                    c.gate.push(None);
-                    c.terminal.push(None);
-                    c.position.push(None);
-                }
+/// Collects state rows column-wise: the `n`th value of a row goes to the `n`th array.
+struct StateArrays<'a> {
+    arrays: Vec<Array<'a>>,
+    next: usize,
+}
+
+impl<'a> StateArrays<'a> {
+    fn with_capacity(rows: usize) -> Self {
+        let arrays = state::COLUMNS
+            .iter()
+            .map(|(_, kind)| match kind {
+                Kind::Text => Array::Text(Vec::with_capacity(rows)),
+                Kind::Date => Array::Date(Vec::with_capacity(rows)),
+                Kind::Time => Array::Time(Vec::with_capacity(rows)),
+                Kind::Float => Array::Float(Vec::with_capacity(rows)),
+                Kind::Json => Array::Json(Vec::with_capacity(rows)),
+                Kind::Flag => Array::Flag(Vec::with_capacity(rows)),
+            })
+            .collect();
+        Self { arrays, next: 0 }
+    }
+
+    /// The array the next value belongs to; the cursor wraps at the end of a row.
+    fn next_array(&mut self) -> Option<&mut Array<'a>> {
+        let i = self.next;
+        self.next = (i + 1) % self.arrays.len();
+        self.arrays.get_mut(i)
+    }
+}
+
+/// `state::fill` sends the values in the columns' declared order and kinds (its test checks both), so a
+/// value of another kind than its array would be a bug of this file: it is caught in debug builds.
+macro_rules! push_to {
+    ($self:ident, $variant:ident, $v:expr) => {{
+        let pushed = match $self.next_array() {
+            Some(Array::$variant(a)) => {
+                a.push($v);
+                true
             }
-        }
-        c
+            _ => false,
+        };
+        debug_assert!(pushed, concat!("a ", stringify!($variant), " value out of column order"));
+    }};
+}
+
+impl<'a> state::Sink<'a> for StateArrays<'a> {
+    fn text(&mut self, v: Option<&'a str>) {
+        push_to!(self, Text, v)
+    }
+    fn date(&mut self, v: Option<NaiveDate>) {
+        push_to!(self, Date, v)
+    }
+    fn time(&mut self, v: Option<DateTime<Utc>>) {
+        push_to!(self, Time, v)
+    }
+    fn float(&mut self, v: Option<f64>) {
+        push_to!(self, Float, v)
+    }
+    fn json(&mut self, v: Option<String>) {
+        push_to!(self, Json, v)
+    }
+    fn flag(&mut self, v: bool) {
+        push_to!(self, Flag, v)
     }
 }

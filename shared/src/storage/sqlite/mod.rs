@@ -7,15 +7,25 @@ mod write;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool};
 
 use crate::config::{DbConfig, DbTarget};
 use crate::storage::StoreError;
+use crate::storage::read::Reader;
 
 /// The SQLite schema, shipped in the crate.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How dates are kept: ISO text, which orders as the dates do.
+const DATE_FORMAT: &str = "%Y-%m-%d";
+
+/// A time kept as microseconds since the epoch (how SQLite rows keep times: exact and ordered), read back.
+fn from_micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::Corrupt(format!("stored time {us} is out of range")))
+}
 
 /// How long a writer waits for another connection's write lock before reporting the database busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,6 +69,11 @@ impl SqliteStore {
 
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await.map_err(StoreError::from_migrate)
+    }
+
+    /// The query API's reads, shared with the other engine.
+    pub(crate) fn reader(&self) -> Reader<'_, Sqlite> {
+        Reader(&self.pool)
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {

@@ -5,17 +5,19 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Arguments as _;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::SqliteArguments;
 
-use super::SqliteStore;
+use super::{DATE_FORMAT, SqliteStore, from_micros};
 use crate::deadletter::DeadLetter;
 use crate::domain::Snapshot;
 use crate::storage::batch::{
     OrderKey, StoredId, conflicting, count_superseded, distinct_events, flights_with_several, newest_per_flight,
     payload_and_digest,
 };
-use crate::storage::sql::state_conflict_clause;
-use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome};
+use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome, state};
 
 /// The primary key is `event_id` alone, so an id stored under any time is a duplicate.
 const INSERT_HISTORY: &str = "INSERT INTO flight_events \
@@ -28,32 +30,62 @@ const STATE_KEY: &str = "SELECT event_time, event_id FROM flights WHERE flight_i
 /// The digest of an event already stored: read only when an insert found its id taken.
 const STORED_DIGEST: &str = "SELECT digest FROM flight_events WHERE event_id = ?1";
 
-/// The insert half of the state upsert; the conflict clause is shared with the other engine.
-const INSERT_STATE: &str = r#"
-INSERT INTO flights (
-    flight_id, carrier, number, date, origin, destination, status,
-    scheduled_departure, scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, actual_arrival,
-    departure_delay_minutes, arrival_delay_minutes, tail_number, gate, terminal, position,
-    event_time, event_id, removed)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
-"#;
-
-/// Current state, newest `(event_time, event_id)` wins (see `state_conflict_clause`).
-static UPSERT_STATE: LazyLock<String> = LazyLock::new(|| format!("{INSERT_STATE}{}", state_conflict_clause("flights")));
+/// Current state, newest `(event_time, event_id)` wins (see `state::conflict_clause`).
+static UPSERT_STATE: LazyLock<String> = LazyLock::new(|| {
+    let values: Vec<String> = (1..=state::COLUMNS.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO flights ({}) VALUES ({})\n{}",
+        state::column_list(),
+        values.join(", "),
+        state::conflict_clause("flights")
+    )
+});
 
 const INSERT_DEAD_LETTER: &str = "INSERT INTO dead_letters \
      (topic, kafka_partition, kafka_offset, reason, letter, dead_lettered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
      ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING";
 
-/// Microseconds since the epoch: how SQLite rows keep times (exact, ordered).
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
+/// One state row's values, bound in SQLite's representation: times as microseconds, dates as text, the
+/// position as JSON text. The first value that fails to encode is kept and fails the statement.
+#[derive(Default)]
+struct StateBinds {
+    args: SqliteArguments,
+    error: Option<BoxDynError>,
+}
+
+impl StateBinds {
+    fn add<T: sqlx::Encode<'static, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(&mut self, v: T) {
+        if let Err(e) = self.args.add(v) {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+impl<'a> state::Sink<'a> for StateBinds {
+    fn text(&mut self, v: Option<&'a str>) {
+        self.add(v.map(str::to_owned));
+    }
+    fn date(&mut self, v: Option<NaiveDate>) {
+        self.add(v.map(|d| d.format(DATE_FORMAT).to_string()));
+    }
+    fn time(&mut self, v: Option<DateTime<Utc>>) {
+        self.add(v.map(|t| t.timestamp_micros()));
+    }
+    fn float(&mut self, v: Option<f64>) {
+        self.add(v);
+    }
+    fn json(&mut self, v: Option<String>) {
+        self.add(v);
+    }
+    fn flag(&mut self, v: bool) {
+        self.add(v);
+    }
 }
 
 impl SqliteStore {
     pub(crate) async fn write_snapshots(&self, batch: &[Snapshot]) -> Result<WriteOutcome, StoreError> {
         let distinct = distinct_events(batch);
-        let received_at = micros(Utc::now());
+        let received_at = Utc::now().timestamp_micros();
         // IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of deadlocking.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut new: HashSet<&str> = HashSet::with_capacity(distinct.rows.len());
@@ -62,7 +94,7 @@ impl SqliteStore {
             let (payload, digest) = payload_and_digest(s);
             let done = sqlx::query(INSERT_HISTORY)
                 .bind(s.event_id())
-                .bind(micros(s.event_time()))
+                .bind(s.event_time().timestamp_micros())
                 .bind(s.flight_id().as_str())
                 .bind(matches!(s, Snapshot::Removal(_)))
                 .bind(payload)
@@ -88,55 +120,18 @@ impl SqliteStore {
             let row: Option<(i64, String)> =
                 sqlx::query_as(STATE_KEY).bind(flight.as_str()).fetch_optional(&mut *tx).await?;
             if let Some((time, event_id)) = row {
-                let time = DateTime::from_timestamp_micros(time)
-                    .ok_or_else(|| StoreError::Corrupt(format!("flight {}: event_time {time}", flight.as_str())))?;
-                stored_keys.insert(flight.as_str().to_owned(), (time, event_id));
+                stored_keys.insert(flight.as_str().to_owned(), (from_micros(time)?, event_id));
             }
         }
         let winners = newest_per_flight(new_rows.iter().map(|(_, s)| *s));
         let mut applied: HashSet<String> = HashSet::new();
         for (id, s) in &winners {
-            let q = sqlx::query(UPSERT_STATE.as_str()).bind(id.as_str());
-            let (q, removed) = match s {
-                Snapshot::Event(e) => (
-                    q.bind(e.carrier.as_str())
-                        .bind(e.number.as_str())
-                        .bind(e.date.format("%Y-%m-%d").to_string())
-                        .bind(e.origin.as_str())
-                        .bind(e.destination.as_str())
-                        .bind(e.status.as_str())
-                        .bind(micros(e.scheduled_departure))
-                        .bind(micros(e.scheduled_arrival))
-                        .bind(e.estimated_departure.map(micros))
-                        .bind(e.estimated_arrival.map(micros))
-                        .bind(e.actual_departure.map(micros))
-                        .bind(e.actual_arrival.map(micros))
-                        .bind(e.departure_delay_minutes())
-                        .bind(e.arrival_delay_minutes())
-                        .bind(e.tail_number.as_deref())
-                        .bind(e.gate.as_deref())
-                        .bind(e.terminal.as_deref())
-                        .bind(e.position.as_ref().and_then(|p| serde_json::to_string(p).ok())),
-                    false,
-                ),
-                Snapshot::Removal(_) => {
-                    let mut q = q;
-                    for _ in 0..6 {
-                        q = q.bind(None::<String>);
-                    }
-                    for _ in 0..6 {
-                        q = q.bind(None::<i64>);
-                    }
-                    for _ in 0..2 {
-                        q = q.bind(None::<f64>);
-                    }
-                    for _ in 0..4 {
-                        q = q.bind(None::<String>);
-                    }
-                    (q, true)
-                }
-            };
-            let done = q.bind(micros(s.event_time())).bind(s.event_id()).bind(removed).execute(&mut *tx).await?;
+            let mut binds = StateBinds::default();
+            state::fill(&mut binds, id, s);
+            if let Some(e) = binds.error {
+                return Err(StoreError::Query(sqlx::Error::Encode(e)));
+            }
+            let done = sqlx::query_with(UPSERT_STATE.as_str(), binds.args).execute(&mut *tx).await?;
             if done.rows_affected() > 0 {
                 applied.insert(id.as_str().to_owned());
             }
@@ -153,7 +148,7 @@ impl SqliteStore {
 
     pub(crate) async fn drop_history_before(&self, keep_from: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM flight_events WHERE event_time < ?1")
-            .bind(micros(keep_from))
+            .bind(keep_from.timestamp_micros())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
@@ -169,7 +164,7 @@ impl SqliteStore {
                 .bind(l.offset)
                 .bind(l.reason.as_str())
                 .bind(l.to_json())
-                .bind(micros(l.dead_lettered_at))
+                .bind(l.dead_lettered_at.timestamp_micros())
                 .execute(&mut *tx)
                 .await?;
             stored += done.rows_affected();
