@@ -21,8 +21,8 @@ use contrail_ingest::{MskEvent, MskRecord, State, decode_batch, ingest};
 use contrail_shared::config::DbConfig;
 use contrail_shared::domain::{FlightId, Snapshot};
 use contrail_shared::sink::DeadLetterSink;
-use contrail_shared::storage::Store;
 use contrail_shared::storage::copy::{self, CopyBuffer};
+use contrail_shared::storage::{Store, state};
 use contrail_shared::time_bounds::TimeBounds;
 use contrail_testkit::flight::FlightEvent;
 use serde_json::json;
@@ -30,6 +30,8 @@ use sqlx::Connection as _;
 
 const TOPIC: &str = "flight-data";
 const PARTITIONS: i64 = 4;
+/// Concurrent writers of the concurrency phase.
+const WRITERS: u32 = 3;
 const CARRIERS: [&str; 8] = ["UA", "AA", "DL", "WN", "B6", "AS", "NK", "F9"];
 const AIRPORTS: [&str; 12] = ["EWR", "JFK", "LGA", "SFO", "LAX", "ORD", "ATL", "DFW", "DEN", "SEA", "BOS", "MIA"];
 const STATUSES: [&str; 7] = ["scheduled", "delayed", "boarding", "departed", "airborne", "landed", "arrived"];
@@ -285,58 +287,26 @@ async fn copy_state_floor(url: &str, events: &[MskEvent]) -> Result<Run> {
     }
     let decoded: Vec<Vec<Snapshot>> =
         events.iter().map(|e| decode_batch(e, &TimeBounds::UNBOUNDED, Utc::now()).snapshots).collect();
+    let copy_state_floor = format!("COPY state_floor ({}) FROM STDIN (FORMAT binary)", state::column_list());
     let started = Instant::now();
     let mut records = 0;
     for snapshots in &decoded {
-        let mut copy = conn.copy_in_raw(COPY_STATE_FLOOR).await?;
-        copy.send(state_rows(snapshots)?).await?;
+        let mut copy = conn.copy_in_raw(&copy_state_floor).await?;
+        copy.send(state_rows(snapshots)).await?;
         records += copy.finish().await?;
     }
     Ok(Run { records, secs: started.elapsed().as_secs_f64() })
 }
 
-const COPY_STATE_FLOOR: &str = "COPY state_floor (flight_id, carrier, number, date, origin, destination, status, \
-    scheduled_departure, scheduled_arrival, estimated_departure, estimated_arrival, actual_departure, actual_arrival, \
-    departure_delay_minutes, arrival_delay_minutes, tail_number, gate, terminal, position, event_time, event_id, \
-    removed) FROM STDIN (FORMAT binary)";
-
-fn state_rows(snapshots: &[Snapshot]) -> Result<Vec<u8>> {
+/// Every snapshot's state row, encoded by the state table's one definition (the write path binds the same).
+fn state_rows(snapshots: &[Snapshot]) -> Vec<u8> {
+    let ids: Vec<FlightId> = snapshots.iter().map(Snapshot::flight_id).collect();
     let mut buf = CopyBuffer::with_capacity(snapshots.len() * 300);
-    for s in snapshots {
-        let Snapshot::Event(e) = s else { bail!("the benchmark data has no removals") };
-        buf.row(22);
-        buf.bytes(s.flight_id().as_str().as_bytes());
-        buf.text(Some(e.carrier.as_str()));
-        buf.text(Some(e.number.as_str()));
-        buf.date(Some(e.date));
-        buf.text(Some(e.origin.as_str()));
-        buf.text(Some(e.destination.as_str()));
-        buf.text(Some(e.status.as_str()));
-        buf.time(Some(e.scheduled_departure));
-        buf.time(Some(e.scheduled_arrival));
-        buf.time(e.estimated_departure);
-        buf.time(e.estimated_arrival);
-        buf.time(e.actual_departure);
-        buf.time(e.actual_arrival);
-        buf.float(e.departure_delay_minutes());
-        buf.float(e.arrival_delay_minutes());
-        buf.text(e.tail_number.as_deref());
-        buf.text(e.gate.as_deref());
-        buf.text(e.terminal.as_deref());
-        match &e.position {
-            Some(p) => {
-                // jsonb's binary form: a version byte, then the text.
-                let mut jsonb = vec![1u8];
-                serde_json::to_writer(&mut jsonb, p)?;
-                buf.bytes(&jsonb);
-            }
-            None => buf.null(),
-        }
-        buf.time(Some(s.event_time()));
-        buf.bytes(s.event_id().as_bytes());
-        buf.bool(false);
+    for (id, s) in ids.iter().zip(snapshots) {
+        buf.row(state::COLUMNS.len() as i16);
+        state::fill(&mut buf, id, s);
     }
-    Ok(buf.finish())
+    buf.finish()
 }
 
 /// Loads `count` events of other flights into history by COPY, in the same month partition the
@@ -442,6 +412,87 @@ async fn state_updates(url: &str) -> Result<(i64, i64, i64)> {
         .await?)
 }
 
+/// CPU time of a process tree, read from `/proc`: what PostgreSQL's own processes spent, without the client.
+struct ServerCpu {
+    postmaster: u32,
+    tick: f64,
+}
+
+impl ServerCpu {
+    /// The server behind `url`, when it runs on this machine (its postmaster is the parent of our backend).
+    async fn find(url: &str) -> Result<Option<Self>> {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut conn).await?;
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{backend}/stat")) else { return Ok(None) };
+        let postmaster = proc_fields(&stat).and_then(|f| f.get(1)?.parse().ok());
+        let tick = std::process::Command::new("getconf").arg("CLK_TCK").output()?;
+        let tick: f64 = String::from_utf8_lossy(&tick.stdout).trim().parse().context("getconf CLK_TCK")?;
+        Ok(postmaster.map(|postmaster| Self { postmaster, tick }))
+    }
+
+    /// CPU seconds used so far by the postmaster, its live children, and the children it has reaped (a
+    /// backend's time is added to its parent's when it exits, so a finished session still counts).
+    fn secs(&self) -> Result<f64> {
+        let mut ticks = 0u64;
+        for entry in std::fs::read_dir("/proc")? {
+            let Ok(pid) = entry?.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            let Some(f) = proc_fields(&stat) else { continue };
+            let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            if pid == self.postmaster {
+                ticks += field(11) + field(12) + field(13) + field(14);
+            } else if f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(self.postmaster) {
+                ticks += field(11) + field(12);
+            }
+        }
+        Ok(ticks as f64 / self.tick)
+    }
+}
+
+/// The fields of a `/proc/<pid>/stat` line after the command name, from the state on (so `[1]` is the
+/// parent, `[11]`..`[14]` utime, stime, cutime, cstime).
+fn proc_fields(stat: &str) -> Option<Vec<&str>> {
+    let (_, rest) = stat.rsplit_once(") ")?;
+    Some(rest.split_whitespace().collect())
+}
+
+/// This process's own CPU seconds (the ingest handler's side of the work).
+fn own_cpu_secs(tick: f64) -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let f = proc_fields(&stat).unwrap_or_default();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    (field(11) + field(12)) as f64 / tick
+}
+
+/// [6] `writers` ingest instances at once on the realistic feed, one per partition, each with its own
+/// connection, on an empty database that first receives the warm-up: records/s of them all together.
+async fn concurrent_run(feed: &realistic::Feed, writers: u32, batch: usize) -> Result<Run> {
+    let url = database().await?;
+    let state = state_for(&url).await?;
+    for ev in &feed.warm_up {
+        ingest(&state, ev).await?;
+    }
+    drop(state);
+    let mut states = Vec::new();
+    for _ in 0..writers {
+        let state = state_for(&url).await?;
+        state.store.ping().await?;
+        states.push(state);
+    }
+    let streams = realistic::per_partition(feed, writers, batch);
+    let started = Instant::now();
+    let tasks: Vec<_> = states
+        .into_iter()
+        .zip(streams)
+        .map(|(state, stream)| tokio::spawn(async move { ingest_timed(&state, &stream).await }))
+        .collect();
+    let mut records = 0;
+    for task in tasks {
+        records += task.await??.records;
+    }
+    Ok(Run { records, secs: started.elapsed().as_secs_f64() })
+}
+
 /// [5] The realistic feed: our ingest, a binary COPY of the same history rows and the Python sink, each on
 /// an empty database that first receives the same warm-up prefix, untimed.
 async fn realistic_run(o: &Options) -> Result<()> {
@@ -455,11 +506,21 @@ async fn realistic_run(o: &Options) -> Result<()> {
     }
     drop(state);
     let before = state_updates(&url).await?;
+    let server = ServerCpu::find(&url).await?;
     let state = state_for(&url).await?;
+    state.store.ping().await?;
+    let cpu_before = server.as_ref().map(ServerCpu::secs).transpose()?;
+    let own_before = server.as_ref().map(|s| own_cpu_secs(s.tick));
     let run = ingest_timed(&state, &feed.measured).await?;
+    let own_cpu = server.as_ref().zip(own_before).map(|(s, before)| own_cpu_secs(s.tick) - before);
     drop(state);
     let after = state_updates(&url).await?;
+    let server_cpu = match (&server, cpu_before) {
+        (Some(s), Some(before)) => Some(s.secs()? - before),
+        _ => None,
+    };
     let (inserted, updated, hot) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
+    let concurrent = concurrent_run(&feed, WRITERS, o.batch).await?;
 
     let copy_url = database().await?;
     copy_all(&copy_url, &feed.warm_up).await?;
@@ -498,6 +559,27 @@ async fn realistic_run(o: &Options) -> Result<()> {
     );
     let ratio = run.rate() / copy_run.rate();
     println!("    ratio ingest/COPY = {ratio:.2}  (target >= 0.45) {}", verdict(ratio >= 0.45));
+    match (server_cpu, own_cpu) {
+        (Some(server_cpu), Some(own_cpu)) => {
+            let per_million = server_cpu * 1e6 / run.records as f64;
+            println!(
+                "    database cost: {server_cpu:.2} CPU s of PostgreSQL's processes for {} records = {per_million:.1} \
+                 CPU s per million events, {:.0} events/s per fully used core; the ingest process {own_cpu:.2} CPU s",
+                run.records,
+                1e6 / per_million,
+            );
+        }
+        _ => println!("    database cost: NOT MEASURED (the server does not run on this machine)"),
+    }
+    let ratio = concurrent.rate() / run.rate();
+    println!(
+        "[6] {WRITERS} writers at once (one per partition, the feed keyed over {WRITERS} partitions) {:>10.0} records/s \
+         ({} records in {:.2} s)",
+        concurrent.rate(),
+        concurrent.records,
+        concurrent.secs
+    );
+    println!("    ratio {WRITERS} writers/one writer = {ratio:.2}  (target >= 1.50) {}", verdict(ratio >= 1.5));
     match peer {
         Some(peer) => {
             let ratio = run.rate() / peer.rate();

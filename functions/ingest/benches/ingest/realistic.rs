@@ -140,3 +140,25 @@ fn text(b64: Option<&str>) -> String {
     let bytes = b64.and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok()).unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()
 }
+
+/// The measured records as `writers` ingest instances would receive them: split by key the way Kafka's
+/// default partitioner fills a topic of that many partitions (the event source mapping runs one poller, so
+/// one instance, per partition), in order, in `batch`-record batches. Every flight stays with one writer.
+pub fn per_partition(feed: &Feed, writers: u32, batch: usize) -> Vec<Vec<MskEvent>> {
+    use base64::Engine as _;
+    let mut streams: Vec<Vec<MskRecord>> = vec![Vec::new(); writers as usize];
+    for r in feed.measured.iter().flat_map(MskEvent::iter_records) {
+        let key = r.key.as_deref().and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok());
+        let writer = partition_for(&key.unwrap_or_default(), writers) as usize;
+        streams[writer].push(r.clone());
+    }
+    streams
+        .into_iter()
+        .map(|records| {
+            records
+                .chunks(batch)
+                .map(|c| MskEvent::from_records("arn:aws:kafka:us-east-1:123456789012:cluster/bench/1", c.to_vec()))
+                .collect()
+        })
+        .collect()
+}
