@@ -258,9 +258,9 @@ async fn copy_all(url: &str, events: &[MskEvent]) -> Result<Run> {
     let started = Instant::now();
     let mut records = 0;
     for snapshots in &decoded {
-        let data = copy::history_rows(snapshots.iter());
         let mut copy = conn.copy_in_raw(copy::COPY_HISTORY).await?;
-        copy.send(data).await?;
+        let rows: Vec<&Snapshot> = snapshots.iter().collect();
+        copy::send_history(&mut copy, &rows).await?;
         records += copy.finish().await?;
     }
     Ok(Run { records, secs: started.elapsed().as_secs_f64() })
@@ -464,6 +464,33 @@ fn own_cpu_secs(tick: f64) -> f64 {
     (field(11) + field(12)) as f64 / tick
 }
 
+/// The server's current WAL position.
+async fn wal_lsn(url: &str) -> Result<String> {
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    Ok(sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(&mut conn).await?)
+}
+
+/// WAL bytes the server has written since `before` (every database of the server: the others are idle).
+async fn wal_since(url: &str, before: &str) -> Result<f64> {
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    Ok(sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8")
+        .bind(before)
+        .fetch_one(&mut conn)
+        .await?)
+}
+
+/// Bytes on disk (tables, indexes, TOAST) and rows of history and of current state.
+async fn table_sizes(url: &str) -> Result<(f64, i64, f64, i64)> {
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    Ok(sqlx::query_as(
+        "SELECT (SELECT sum(pg_total_relation_size(relid))::float8 FROM pg_partition_tree('flight_events')), \
+                (SELECT count(*) FROM flight_events), \
+                pg_total_relation_size('flights')::float8, (SELECT count(*) FROM flights)",
+    )
+    .fetch_one(&mut conn)
+    .await?)
+}
+
 /// [6] `writers` ingest instances at once on the realistic feed, one per partition, each with its own
 /// connection, on an empty database that first receives the warm-up: records/s of them all together.
 async fn concurrent_run(feed: &realistic::Feed, writers: u32, batch: usize) -> Result<Run> {
@@ -510,9 +537,12 @@ async fn realistic_run(o: &Options) -> Result<()> {
     let state = state_for(&url).await?;
     state.store.ping().await?;
     let cpu_before = server.as_ref().map(ServerCpu::secs).transpose()?;
+    let wal_before = wal_lsn(&url).await?;
     let own_before = server.as_ref().map(|s| own_cpu_secs(s.tick));
     let run = ingest_timed(&state, &feed.measured).await?;
     let own_cpu = server.as_ref().zip(own_before).map(|(s, before)| own_cpu_secs(s.tick) - before);
+    let wal_bytes = wal_since(&url, &wal_before).await?;
+    let (history_bytes, history_rows, state_bytes, state_rows) = table_sizes(&url).await?;
     drop(state);
     let after = state_updates(&url).await?;
     let server_cpu = match (&server, cpu_before) {
@@ -521,6 +551,10 @@ async fn realistic_run(o: &Options) -> Result<()> {
     };
     let (inserted, updated, hot) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
     let concurrent = concurrent_run(&feed, WRITERS, o.batch).await?;
+    let started = Instant::now();
+    let decoded: usize =
+        feed.measured.iter().map(|e| decode_batch(e, &TimeBounds::UNBOUNDED, Utc::now()).snapshots.len()).sum();
+    let decode_secs = started.elapsed().as_secs_f64();
 
     let copy_url = database().await?;
     copy_all(&copy_url, &feed.warm_up).await?;
@@ -571,6 +605,25 @@ async fn realistic_run(o: &Options) -> Result<()> {
         }
         _ => println!("    database cost: NOT MEASURED (the server does not run on this machine)"),
     }
+    let simulated = feed.simulated.num_milliseconds() as f64 / 1e3;
+    println!(
+        "    the feed's own rate: {} events over {:.0} simulated minutes = {:.0} events/s; WAL {:.0} bytes per event",
+        run.records,
+        simulated / 60.0,
+        run.records as f64 / simulated,
+        wal_bytes / run.records as f64
+    );
+    println!(
+        "    stored: history {:.0} bytes per event ({history_rows} rows, indexes included), state {:.0} bytes per \
+         flight ({state_rows} rows)",
+        history_bytes / history_rows.max(1) as f64,
+        state_bytes / state_rows.max(1) as f64
+    );
+    println!(
+        "    of which decoding alone (base64, JSON, validation; no database): {decode_secs:.2} s for {decoded} records, \
+         {:.0}% of the ingest time",
+        100.0 * decode_secs / run.secs
+    );
     let ratio = concurrent.rate() / run.rate();
     println!(
         "[6] {WRITERS} writers at once (one per partition, the feed keyed over {WRITERS} partitions) {:>10.0} records/s \

@@ -27,6 +27,8 @@ pub struct Feed {
     pub status_changes: f64,
     /// Distinct flights per measured batch, on average: the state rows a batch writes.
     pub flights_per_batch: f64,
+    /// The simulated time the measured events cover: the feed's own rate is their count over it.
+    pub simulated: Duration,
 }
 
 /// `events` measured events of the simulator without faults, in `batch`-record MSK batches.
@@ -63,7 +65,9 @@ pub fn feed(events: usize, batch: usize) -> Feed {
     warm.sort_unstable_by_key(|(seq, _)| *seq);
     let warm: Vec<MskRecord> = warm.into_iter().map(|(_, r)| r).collect();
     let mut changes = 0;
+    let first = sim.clock();
     let measured: Vec<MskRecord> = (0..events).map(|_| pull(&mut sim, true, &mut changes)).collect();
+    let simulated = sim.clock() - first;
     let group = |records: Vec<MskRecord>| -> Vec<MskEvent> {
         records
             .chunks(batch)
@@ -76,6 +80,7 @@ pub fn feed(events: usize, batch: usize) -> Feed {
         warm_up: group(warm),
         status_changes: changes as f64 / events.max(1) as f64,
         flights_per_batch: flights as f64 / measured.len().max(1) as f64,
+        simulated,
         measured,
     }
 }

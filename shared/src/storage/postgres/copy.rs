@@ -2,7 +2,11 @@
 //! cheapest way the server takes rows (no planner, no per-row executor setup, no text to parse). The ingest
 //! benchmark's baseline encodes with the same code, so the two differ only in what the server does.
 
+use std::ops::DerefMut;
+
 use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+use sqlx::postgres::PgCopyIn;
 
 use crate::domain::Snapshot;
 use crate::storage::batch::payload_and_digest;
@@ -81,6 +85,12 @@ impl CopyBuffer {
         }
     }
 
+    /// The bytes encoded so far, to send as one part of the stream; the buffer starts over, empty.
+    pub fn take(&mut self) -> Vec<u8> {
+        let capacity = self.0.capacity();
+        std::mem::replace(&mut self.0, Vec::with_capacity(capacity))
+    }
+
     /// The finished stream.
     pub fn finish(mut self) -> Vec<u8> {
         self.0.extend_from_slice(&(-1i16).to_be_bytes());
@@ -119,22 +129,50 @@ impl<'a> state::Sink<'a> for CopyBuffer {
     }
 }
 
-/// The history rows of `snapshots` for [`COPY_HISTORY`]: id, time, flight, removal flag, canonical payload
+/// Appends the history row of `s` for [`COPY_HISTORY`]: id, time, flight, removal flag, canonical payload
 /// and digest, as the write path stores them.
+fn history_row(buf: &mut CopyBuffer, s: &Snapshot) {
+    let (payload, digest) = payload_and_digest(s);
+    buf.row(6);
+    buf.bytes(s.event_id().as_bytes());
+    buf.time(Some(s.event_time()));
+    buf.bytes(s.flight_id().as_str().as_bytes());
+    buf.bool(matches!(s, Snapshot::Removal(_)));
+    buf.text(payload.as_deref());
+    buf.bytes(&digest);
+}
+
+/// The history rows of `snapshots` as one finished stream (for loading data in one piece).
 pub fn history_rows<'a>(snapshots: impl ExactSizeIterator<Item = &'a Snapshot>) -> Vec<u8> {
     // About 600 bytes a row for the simulator's events: one allocation for the usual batch.
     let mut buf = CopyBuffer::with_capacity(snapshots.len() * 640);
     for s in snapshots {
-        let (payload, digest) = payload_and_digest(s);
-        buf.row(6);
-        buf.bytes(s.event_id().as_bytes());
-        buf.time(Some(s.event_time()));
-        buf.bytes(s.flight_id().as_str().as_bytes());
-        buf.bool(matches!(s, Snapshot::Removal(_)));
-        buf.text(payload.as_deref());
-        buf.bytes(&digest);
+        history_row(&mut buf, s);
     }
     buf.finish()
+}
+
+/// Rows per message of [`send_history`]: about 300 KB, enough that the server is busy with one part while the
+/// next is encoded, and a batch of 10,000 still goes in 20 messages.
+const ROWS_PER_SEND: usize = 500;
+
+/// Encodes and sends the history rows of `snapshots` into an open [`COPY_HISTORY`], part by part: the server
+/// parses and inserts each part while the next is encoded, instead of waiting for the whole batch. The stream
+/// is complete when this returns; the caller ends the `COPY` with `finish`, and may do other work first
+/// while the server writes the last part.
+pub async fn send_history<C: DerefMut<Target = PgConnection>>(
+    copy_in: &mut PgCopyIn<C>,
+    snapshots: &[&Snapshot],
+) -> Result<(), sqlx::Error> {
+    let mut buf = CopyBuffer::with_capacity(ROWS_PER_SEND * 640);
+    for (i, s) in snapshots.iter().enumerate() {
+        history_row(&mut buf, s);
+        if (i + 1) % ROWS_PER_SEND == 0 {
+            copy_in.send(buf.take()).await?;
+        }
+    }
+    copy_in.send(buf.finish()).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -24,9 +24,9 @@ use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome};
 const STORED_EVENT_IDS: &str = "SELECT event_id, digest FROM flight_events WHERE event_id = ANY($1::text[])";
 
 // The batch's new history rows go in by binary `COPY` (`copy::COPY_HISTORY`), inside the batch's
-// transaction. No `ON CONFLICT` is needed: `STORED_EVENT_IDS` already filtered them, and a concurrent writer
-// of the same row makes the `COPY` fail with a unique violation instead, so the batch is retried (see
-// `write_snapshots`).
+// transaction, sent in parts so the server inserts one while the next is encoded (`copy::send_history`).
+// No `ON CONFLICT` is needed: `STORED_EVENT_IDS` already filtered them, and a concurrent writer of the same
+// row makes the `COPY` fail with a unique violation instead, so the batch is retried (see `write_snapshots`).
 
 /// Current state, newest `(event_time, event_id)` wins (see `state::conflict_clause`), all winners in one
 /// statement: one array per column, unnested into rows. Returns the flights whose row it wrote (inserted
@@ -111,16 +111,30 @@ impl PgStore {
             distinct.rows.iter().copied().filter(|(_, s)| !stored.contains_key(s.event_id())).collect()
         };
         let conflicting = conflicting(batch, distinct, &stored);
-        if !new.is_empty() {
-            let rows = copy::history_rows(new.iter().map(|(_, s)| *s));
-            let mut copy_in = tx.copy_in_raw(copy::COPY_HISTORY).await?;
-            copy_in.send(rows).await?;
-            copy_in.finish().await?;
+        if new.is_empty() {
+            tx.commit().await?;
+            let duplicates = batch.len() as u64 - conflicting.len() as u64;
+            return Ok(WriteOutcome { stored: 0, duplicates, superseded: 0, conflicting });
         }
+        // Only new events move current state: a duplicate changes nothing, whatever it carries. The state
+        // rows are made ready while the server writes the last part of the history.
+        let several;
+        let winners;
+        let columns = {
+            let mut copy_in = tx.copy_in_raw(copy::COPY_HISTORY).await?;
+            let rows: Vec<&Snapshot> = new.iter().map(|(_, s)| *s).collect();
+            copy::send_history(&mut copy_in, &rows).await?;
+            several = flights_with_several(&new);
+            winners = newest_per_flight(new.iter().map(|(_, s)| *s));
+            let mut columns = StateArrays::with_capacity(winners.len());
+            for (id, s) in &winners {
+                state::fill(&mut columns, id, s);
+            }
+            copy_in.finish().await?;
+            columns
+        };
 
-        // Only new events move current state: a duplicate changes nothing, whatever it carries.
         // Flights with several new events: their state as it was, to tell which of them came too late.
-        let several = flights_with_several(&new);
         let mut stored_keys: HashMap<String, OrderKey> = HashMap::new();
         if !several.is_empty() {
             let ids: Vec<&str> = several.iter().map(FlightId::as_str).collect();
@@ -128,13 +142,8 @@ impl PgStore {
                 sqlx::query_as(STATE_KEYS).bind(&ids).fetch_all(&mut *tx).await?;
             stored_keys.extend(rows.into_iter().map(|(flight, time, event_id)| (flight, (time, event_id))));
         }
-        let winners = newest_per_flight(new.iter().map(|(_, s)| *s));
         let mut applied: HashSet<String> = HashSet::new();
         if !winners.is_empty() {
-            let mut columns = StateArrays::with_capacity(winners.len());
-            for (id, s) in &winners {
-                state::fill(&mut columns, id, s);
-            }
             let mut q = sqlx::query_scalar(UPSERT_STATE.as_str());
             for column in &columns.arrays {
                 q = match column {
