@@ -49,7 +49,7 @@ pub(crate) trait Dialect: Database {
 pub(crate) trait ReadRow {
     fn text(&self, i: usize) -> Result<Option<String>, StoreError>;
     fn float(&self, i: usize) -> Result<Option<f64>, StoreError>;
-    /// A count; a missing one (SQLite's `sum` of no rows) is 0.
+    /// A count; a missing one is 0 (SQLite's `sum` of a condition that is NULL on every row of the group).
     fn count(&self, i: usize) -> Result<u64, StoreError>;
     fn flag(&self, i: usize) -> Result<bool, StoreError>;
     fn time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError>;

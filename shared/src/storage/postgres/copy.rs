@@ -12,7 +12,7 @@ use crate::domain::Snapshot;
 use crate::storage::batch::payload_and_digest;
 use crate::storage::state;
 
-/// The statement [`history_rows`] feeds; `received_at` takes its default.
+/// The statement [`send_history`] and [`history_rows`] feed; `received_at` takes its default.
 pub const COPY_HISTORY: &str =
     "COPY flight_events (event_id, event_time, flight_id, removed, payload, digest) FROM STDIN (FORMAT binary)";
 
@@ -153,7 +153,7 @@ pub fn history_rows<'a>(snapshots: impl ExactSizeIterator<Item = &'a Snapshot>) 
 }
 
 /// Rows per message of [`send_history`]: about 300 KB, enough that the server is busy with one part while the
-/// next is encoded, and a batch of 10,000 still goes in 20 messages.
+/// next is encoded, and a batch of 10,000 still goes in about 20 messages.
 const ROWS_PER_SEND: usize = 500;
 
 /// Encodes and sends the history rows of `snapshots` into an open [`COPY_HISTORY`], part by part: the server

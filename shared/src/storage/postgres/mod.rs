@@ -1,6 +1,7 @@
 //! The PostgreSQL engine: a lazy pool built once per cold start, RDS IAM tokens rotated between invocations,
 //! history partitioned by month. Writes live in `write.rs` (history
-//! by binary `COPY`, `copy.rs`), reads in `read.rs`, retention in `retention.rs`.
+//! by binary `COPY`, `copy.rs`), retention in `retention.rs`; the reads are shared (`storage::read`), and
+//! `read.rs` holds this engine's side of them.
 
 pub mod copy;
 mod read;

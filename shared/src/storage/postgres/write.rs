@@ -133,6 +133,9 @@ impl PgStore {
             copy_in.finish().await?;
             columns
         };
+        if columns.misaligned {
+            return Err(StoreError::Corrupt("state rows out of column order (a bug of the write path)".into()));
+        }
 
         // Flights with several new events: their state as it was, to tell which of them came too late.
         let mut stored_keys: HashMap<String, OrderKey> = HashMap::new();
@@ -253,6 +256,8 @@ enum Array<'a> {
 struct StateArrays<'a> {
     arrays: Vec<Array<'a>>,
     next: usize,
+    /// Set when a value arrived for an array of another kind: the arrays no longer line up as rows.
+    misaligned: bool,
 }
 
 impl<'a> StateArrays<'a> {
@@ -268,7 +273,7 @@ impl<'a> StateArrays<'a> {
                 Kind::Flag => Array::Flag(Vec::with_capacity(rows)),
             })
             .collect();
-        Self { arrays, next: 0 }
+        Self { arrays, next: 0, misaligned: false }
     }
 
     /// The array the next value belongs to; the cursor wraps at the end of a row.
@@ -279,18 +284,15 @@ impl<'a> StateArrays<'a> {
     }
 }
 
-/// `state::fill` sends the values in the columns' declared order and kinds (its test checks both), so a
-/// value of another kind than its array would be a bug of this file: it is caught in debug builds.
+/// `state::fill` sends the values in the columns' declared order and kinds (its test checks both). A value
+/// of another kind than its array would be a bug of this file; it marks the arrays misaligned, and the
+/// upsert refuses them rather than let `UNNEST` pad short arrays with nulls.
 macro_rules! push_to {
     ($self:ident, $variant:ident, $v:expr) => {{
-        let pushed = match $self.next_array() {
-            Some(Array::$variant(a)) => {
-                a.push($v);
-                true
-            }
-            _ => false,
-        };
-        debug_assert!(pushed, concat!("a ", stringify!($variant), " value out of column order"));
+        match $self.next_array() {
+            Some(Array::$variant(a)) => a.push($v),
+            _ => $self.misaligned = true,
+        }
     }};
 }
 

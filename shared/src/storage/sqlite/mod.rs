@@ -1,5 +1,5 @@
-//! The SQLite engine: the local stack's embedded default, one file, zero setup. Writes live in `write.rs`,
-//! reads in `read.rs`.
+//! The SQLite engine: the local stack's embedded default, one file, zero setup. Writes live in `write.rs`;
+//! the reads are shared (`storage::read`), and `read.rs` holds this engine's side of them.
 
 mod read;
 mod write;
