@@ -9,6 +9,7 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::TryStreamExt as _;
 use sqlx::{Database, Executor, IntoArguments, Pool, QueryBuilder};
 
 use crate::domain::{Carrier, FlightId, FlightStatus, Position};
@@ -47,14 +48,22 @@ pub(crate) trait Dialect: Database {
 
 /// Typed access to the columns of a result row, each engine decoding its own representation.
 pub(crate) trait ReadRow {
-    fn text(&self, i: usize) -> Result<Option<String>, StoreError>;
+    /// Text borrowed from the row: codes are parsed from it without a copy.
+    fn str(&self, i: usize) -> Result<Option<&str>, StoreError>;
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError>;
     fn float(&self, i: usize) -> Result<Option<f64>, StoreError>;
-    /// A count; a missing one is 0 (SQLite's `sum` of a condition that is NULL on every row of the group).
-    fn count(&self, i: usize) -> Result<u64, StoreError>;
     fn flag(&self, i: usize) -> Result<bool, StoreError>;
     fn time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn date(&self, i: usize) -> Result<Option<NaiveDate>, StoreError>;
     fn position(&self, i: usize) -> Result<Option<Position>, StoreError>;
+
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.str(i)?.map(str::to_owned))
+    }
+    /// A count; a missing one is 0 (SQLite's `sum` of a condition that is NULL on every row of the group).
+    fn count(&self, i: usize) -> Result<u64, StoreError> {
+        Ok(self.int(i)?.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
 }
 
 /// Every whole-flight read: the state columns up to `event_time`, of rows not removed. Each statement
@@ -90,8 +99,7 @@ where
         after: Option<&Keyset>,
         limit: u32,
     ) -> Result<Vec<Flight>, StoreError> {
-        let rows = flights_query::<D>("", filter, after, limit).build().fetch_all(self.0).await?;
-        rows.iter().map(flight_from_row).collect()
+        self.decode_each(flights_query::<D>("", filter, after, limit), flight_from_row).await
     }
 
     pub(crate) async fn board(
@@ -100,8 +108,7 @@ where
         after: Option<&Keyset>,
         limit: u32,
     ) -> Result<Vec<Flight>, StoreError> {
-        let rows = board_query::<D>("", filter, after, limit).build().fetch_all(self.0).await?;
-        rows.iter().map(flight_from_row).collect()
+        self.decode_each(board_query::<D>("", filter, after, limit), flight_from_row).await
     }
 
     pub(crate) async fn flight_history(
@@ -110,8 +117,7 @@ where
         after: Option<&Keyset>,
         limit: u32,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        let rows = history_query::<D>("", id, after, limit).build().fetch_all(self.0).await?;
-        rows.iter().map(history_from_row).collect()
+        self.decode_each(history_query::<D>("", id, after, limit), history_from_row).await
     }
 
     pub(crate) async fn grouped_stats(&self, filter: &GroupedStatsFilter) -> Result<GroupedStats, StoreError> {
@@ -125,8 +131,22 @@ where
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<FlightPosition>, StoreError> {
-        let rows = positions_query::<D>("", filter, after, limit).build().fetch_all(self.0).await?;
-        rows.iter().map(position_from_row).collect()
+        self.decode_each(positions_query::<D>("", filter, after, limit), position_from_row).await
+    }
+
+    /// Runs a page's statement and decodes each row as it arrives, so decoding overlaps the part of the
+    /// result still on the wire instead of waiting for all of it.
+    async fn decode_each<T>(
+        &self,
+        mut q: QueryBuilder<D>,
+        decode: fn(&D::Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut rows = q.build().fetch(self.0);
+        let mut decoded = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            decoded.push(decode(&row)?);
+        }
+        Ok(decoded)
     }
 
     pub(crate) async fn stats(&self, filter: &StatsFilter) -> Result<Stats, StoreError> {
@@ -392,15 +412,14 @@ fn push_page<D: Dialect>(
 fn flight_from_row(row: &impl ReadRow) -> Result<Flight, StoreError> {
     let id = row.text(0)?.ok_or_else(|| StoreError::Corrupt("a flight has no id".into()))?;
     let corrupt = |column: &str| StoreError::Corrupt(format!("flight {id} has no {column}"));
-    let text = |i: usize, column: &str| row.text(i)?.ok_or_else(|| corrupt(column));
     let time = |i: usize, column: &str| row.time(i)?.ok_or_else(|| corrupt(column));
     Ok(Flight {
-        carrier: stored_code("carrier", &text(1, "carrier")?)?,
-        number: stored_code("number", &text(2, "number")?)?,
+        carrier: code(row, 1, "carrier", &id)?,
+        number: code(row, 2, "number", &id)?,
         date: row.date(3)?.ok_or_else(|| corrupt("date"))?,
-        origin: stored_code("origin", &text(4, "origin")?)?,
-        destination: stored_code("destination", &text(5, "destination")?)?,
-        status: stored_code("status", &text(6, "status")?)?,
+        origin: code(row, 4, "origin", &id)?,
+        destination: code(row, 5, "destination", &id)?,
+        status: code(row, 6, "status", &id)?,
         scheduled_departure: time(7, "scheduled_departure")?,
         scheduled_arrival: time(8, "scheduled_arrival")?,
         estimated_departure: row.time(9)?,
@@ -422,13 +441,12 @@ fn flight_from_row(row: &impl ReadRow) -> Result<Flight, StoreError> {
 fn position_from_row(row: &impl ReadRow) -> Result<FlightPosition, StoreError> {
     let id = row.text(0)?.ok_or_else(|| StoreError::Corrupt("a flight has no id".into()))?;
     let corrupt = |column: &str| StoreError::Corrupt(format!("flight {id} has no {column}"));
-    let text = |i: usize, column: &str| row.text(i)?.ok_or_else(|| corrupt(column));
     let position = row.position(5)?.ok_or_else(|| corrupt("position"))?;
     Ok(FlightPosition {
-        carrier: stored_code("carrier", &text(1, "carrier")?)?,
-        number: stored_code("number", &text(2, "number")?)?,
-        origin: stored_code("origin", &text(3, "origin")?)?,
-        destination: stored_code("destination", &text(4, "destination")?)?,
+        carrier: code(row, 1, "carrier", &id)?,
+        number: code(row, 2, "number", &id)?,
+        origin: code(row, 3, "origin", &id)?,
+        destination: code(row, 4, "destination", &id)?,
         lat: position.lat,
         lon: position.lon,
         heading_deg: position.heading_deg,
@@ -437,6 +455,16 @@ fn position_from_row(row: &impl ReadRow) -> Result<FlightPosition, StoreError> {
         event_time: row.time(6)?.ok_or_else(|| corrupt("event_time"))?,
         flight_id: id,
     })
+}
+
+/// A required code column of flight `id`, parsed from the row's own bytes.
+fn code<T>(row: &impl ReadRow, i: usize, column: &str, id: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = row.str(i)?.ok_or_else(|| StoreError::Corrupt(format!("flight {id} has no {column}")))?;
+    stored_code(column, text)
 }
 
 fn history_from_row(row: &impl ReadRow) -> Result<HistoryEntry, StoreError> {

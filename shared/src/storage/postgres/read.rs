@@ -50,15 +50,14 @@ impl Dialect for Postgres {
 }
 
 impl ReadRow for PgRow {
-    fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+    fn str(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
         Ok(self.try_get(i)?)
     }
     fn float(&self, i: usize) -> Result<Option<f64>, StoreError> {
         Ok(self.try_get(i)?)
-    }
-    fn count(&self, i: usize) -> Result<u64, StoreError> {
-        let n: Option<i64> = self.try_get(i)?;
-        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
     fn flag(&self, i: usize) -> Result<bool, StoreError> {
         Ok(self.try_get(i)?)

@@ -59,15 +59,14 @@ impl Dialect for Sqlite {
 }
 
 impl ReadRow for SqliteRow {
-    fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+    fn str(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
         Ok(self.try_get(i)?)
     }
     fn float(&self, i: usize) -> Result<Option<f64>, StoreError> {
         Ok(self.try_get(i)?)
-    }
-    fn count(&self, i: usize) -> Result<u64, StoreError> {
-        let n: Option<i64> = self.try_get(i)?;
-        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
     fn flag(&self, i: usize) -> Result<bool, StoreError> {
         Ok(self.try_get::<i64, _>(i)? != 0)
@@ -76,8 +75,8 @@ impl ReadRow for SqliteRow {
         self.try_get::<Option<i64>, _>(i)?.map(from_micros).transpose()
     }
     fn date(&self, i: usize) -> Result<Option<NaiveDate>, StoreError> {
-        let Some(text) = self.try_get::<Option<String>, _>(i)? else { return Ok(None) };
-        NaiveDate::parse_from_str(&text, DATE_FORMAT)
+        let Some(text) = self.try_get::<Option<&str>, _>(i)? else { return Ok(None) };
+        NaiveDate::parse_from_str(text, DATE_FORMAT)
             .map(Some)
             .map_err(|_| StoreError::Corrupt(format!("stored date {text:?} is invalid")))
     }
