@@ -48,7 +48,8 @@ pub(crate) trait Dialect: Database {
 
 /// Typed access to the columns of a result row, each engine decoding its own representation.
 pub(crate) trait ReadRow {
-    /// Text borrowed from the row: codes are parsed from it without a copy.
+    /// Text borrowed from the row: codes are parsed from it without a copy. (SQLite keeps the text form of a
+    /// value once it is read so, as everywhere here, read each column of a row once and as one kind.)
     fn str(&self, i: usize) -> Result<Option<&str>, StoreError>;
     fn int(&self, i: usize) -> Result<Option<i64>, StoreError>;
     fn float(&self, i: usize) -> Result<Option<f64>, StoreError>;
@@ -139,7 +140,7 @@ where
     async fn decode_each<T>(
         &self,
         mut q: QueryBuilder<D>,
-        decode: fn(&D::Row) -> Result<T, StoreError>,
+        decode: impl Fn(&D::Row) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         let mut rows = q.build().fetch(self.0);
         let mut decoded = Vec::new();
@@ -153,9 +154,9 @@ where
         let rows = stats_query::<D>("", filter).build().fetch_all(self.0).await?;
         let mut acc = StatsAccumulator::default();
         for row in &rows {
-            let status = row.text(0)?.ok_or_else(|| StoreError::Corrupt("a flight has no status".into()))?;
+            let status = row.str(0)?.ok_or_else(|| StoreError::Corrupt("a flight has no status".into()))?;
             acc.add_group(
-                stored_code("status", &status)?,
+                stored_code("status", status)?,
                 row.count(1)?,
                 row.count(2)?,
                 row.float(3)?.unwrap_or(0.0),
@@ -411,7 +412,7 @@ fn push_page<D: Dialect>(
 /// A row of [`state::flight_columns`] as the API serves it.
 fn flight_from_row(row: &impl ReadRow) -> Result<Flight, StoreError> {
     let id = row.text(0)?.ok_or_else(|| StoreError::Corrupt("a flight has no id".into()))?;
-    let corrupt = |column: &str| StoreError::Corrupt(format!("flight {id} has no {column}"));
+    let corrupt = |column: &str| missing(&id, column);
     let time = |i: usize, column: &str| row.time(i)?.ok_or_else(|| corrupt(column));
     Ok(Flight {
         carrier: code(row, 1, "carrier", &id)?,
@@ -440,7 +441,7 @@ fn flight_from_row(row: &impl ReadRow) -> Result<Flight, StoreError> {
 /// A row of [`POSITION_COLUMNS`].
 fn position_from_row(row: &impl ReadRow) -> Result<FlightPosition, StoreError> {
     let id = row.text(0)?.ok_or_else(|| StoreError::Corrupt("a flight has no id".into()))?;
-    let corrupt = |column: &str| StoreError::Corrupt(format!("flight {id} has no {column}"));
+    let corrupt = |column: &str| missing(&id, column);
     let position = row.position(5)?.ok_or_else(|| corrupt("position"))?;
     Ok(FlightPosition {
         carrier: code(row, 1, "carrier", &id)?,
@@ -463,8 +464,12 @@ where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
 {
-    let text = row.str(i)?.ok_or_else(|| StoreError::Corrupt(format!("flight {id} has no {column}")))?;
-    stored_code(column, text)
+    stored_code(column, row.str(i)?.ok_or_else(|| missing(id, column))?)
+}
+
+/// A required column of flight `id` that the row holds as NULL.
+fn missing(id: &str, column: &str) -> StoreError {
+    StoreError::Corrupt(format!("flight {id} has no {column}"))
 }
 
 fn history_from_row(row: &impl ReadRow) -> Result<HistoryEntry, StoreError> {
@@ -501,8 +506,8 @@ fn grouped_from_rows(rows: &[impl ReadRow], grouping: StatsGrouping) -> Result<G
             let mut acc = GroupAccumulator::<Carrier>::default();
             for row in rows {
                 let (s, totals) = side_totals(row)?;
-                let carrier = row.text(1)?.ok_or_else(|| StoreError::Corrupt("a flight has no carrier".into()))?;
-                acc.add(stored_code("carrier", &carrier)?, s, totals);
+                let carrier = row.str(1)?.ok_or_else(|| StoreError::Corrupt("a flight has no carrier".into()))?;
+                acc.add(stored_code("carrier", carrier)?, s, totals);
             }
             GroupedStats::Carriers(
                 acc.finish().into_iter().map(|(carrier, stats)| CarrierStats { carrier, stats }).collect(),
