@@ -77,11 +77,12 @@ async fn run() -> Result<(), String> {
         let (mut handler, mut statement) = (Timings::default(), Timings::default());
         // Who goes first alternates, so neither side always meets the rows the other just read.
         for (i, round) in measured.chunks(MEASURED / ROUNDS).enumerate() {
-            if i % 2 == 0 {
+            let handler_first = i % 2 == 0;
+            if handler_first {
                 handler.add(measure(&state, round).await?);
-                statement.add(bare.run(round).await.map_err(|e| format!("{name}: {e}"))?);
-            } else {
-                statement.add(bare.run(round).await.map_err(|e| format!("{name}: {e}"))?);
+            }
+            statement.add(bare.run(round).await.map_err(|e| format!("{name}: {e}"))?);
+            if !handler_first {
                 handler.add(measure(&state, round).await?);
             }
         }
