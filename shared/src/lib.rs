@@ -8,6 +8,7 @@
 //! - [`storage`]: the store, one interface over PostgreSQL and SQLite.
 //! - [`auth`]: bearer-token verification (JWKS or shared secret), scope rules, token minting.
 //! - [`rds_iam`]: RDS IAM database authentication tokens.
+//! - [`secrets`]: secrets read from Secrets Manager by ARN once per cold start.
 //! - [`config`]: settings from the environment.
 //! - [`telemetry`]: tracing setup and CloudWatch Embedded Metric Format lines.
 //! - [`time_bounds`]: the window of plausible event times (future skew, retention horizon).
@@ -19,6 +20,7 @@ pub mod config;
 pub mod deadletter;
 pub mod domain;
 pub mod rds_iam;
+pub mod secrets;
 pub mod sink;
 pub mod storage;
 pub mod telemetry;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use contrail_shared::auth::AuthConfig;
 use contrail_shared::config::{DbConfig, Env};
+use contrail_shared::secrets::SecretVar;
 use contrail_shared::telemetry::{LogSettings, MetricSet};
 use serde_norway::Value;
 
@@ -32,9 +33,10 @@ const SET_BY_LAMBDA: &[&str] = &[
 ];
 
 /// Local alternatives the deployed stack replaces: `DATABASE_URL` by the `DB_*` IAM settings, `RUST_LOG`
-/// by the `LoggingConfig` level (`AWS_LAMBDA_LOG_LEVEL`); `DB_ALLOW_INSECURE_TLS` is an escape hatch for
-/// test setups that the stack never sets (it always connects with `verify-full`).
-const LOCAL_ONLY: &[&str] = &["DATABASE_URL", "RUST_LOG", "DB_ALLOW_INSECURE_TLS"];
+/// by the `LoggingConfig` level (`AWS_LAMBDA_LOG_LEVEL`), each secret's value by its `_ARN` (read from
+/// Secrets Manager); `DB_ALLOW_INSECURE_TLS` is an escape hatch for test setups that the stack never sets
+/// (it always connects with `verify-full`).
+const LOCAL_ONLY: &[&str] = &["DATABASE_URL", "RUST_LOG", "DB_ALLOW_INSECURE_TLS", "JWT_HS256_SECRET", "CURSOR_SECRET"];
 
 #[test]
 fn every_function_is_built_from_a_workspace_binary_with_cargo_lambda() {
@@ -57,6 +59,15 @@ fn every_function_is_built_from_a_workspace_binary_with_cargo_lambda() {
         let main = &krate.binaries[&function.binary];
         let text = std::fs::read_to_string(main).unwrap_or_else(|e| panic!("{}: {e}", main.display()));
         assert!(text.contains("fn main"), "{id}: {} has no main", main.display());
+    }
+}
+
+/// The secrets a function may read by ARN, from the function crate itself.
+fn secrets_of(binary: &str) -> &'static [SecretVar] {
+    match binary {
+        "query" => contrail_query::SECRETS,
+        "authorizer" => contrail_authorizer::SECRETS,
+        _ => &[],
     }
 }
 
@@ -138,9 +149,11 @@ fn each_function_lists_exactly_the_variables_its_readers_ask_for() {
         ("query", |env| {
             DbConfig::from_vars(env).expect("db");
             contrail_query::Config::from_vars(env).expect("query");
+            SecretVar::CURSOR_SECRET.arn(env).expect("cursor secret");
         }),
         ("authorizer", |env| {
             AuthConfig::from_vars(env).expect("auth");
+            SecretVar::JWT_HS256_SECRET.arn(env).expect("hs256 secret");
         }),
         ("redrive", |env| {
             DbConfig::from_vars(env).expect("db");
@@ -346,6 +359,58 @@ fn only_functions_that_read_the_dead_letter_queue_setting_may_send_to_the_queue(
 /// What each function crate says it emits.
 const METRIC_SETS: [MetricSet; 3] = [contrail_ingest::METRICS, contrail_query::METRICS, contrail_redrive::METRICS];
 
+/// A secret reaches a function as the ARN of a Secrets Manager secret of the stack, never as its value,
+/// and the function may read exactly the secrets its variables name: `secretsmanager:GetSecretValue` on
+/// each of them and on nothing else.
+#[test]
+fn secrets_reach_functions_as_arns_with_a_grant_on_exactly_those_secrets() {
+    let template = Template::load();
+    let mut problems = Vec::new();
+    for function in &template.functions {
+        let id = &function.logical_id;
+        let vars =
+            function.resource.get("Properties").and_then(|p| p.get("Environment")).and_then(|e| e.get("Variables"));
+        let mut named = BTreeSet::new();
+        for secret in secrets_of(&function.binary) {
+            let Some(value) = vars.and_then(|v| v.get(secret.arn_var)) else {
+                problems.push(format!("{id}: {} is not set", secret.arn_var));
+                continue;
+            };
+            for target in branches(value) {
+                match ref_target(target) {
+                    Some(r)
+                        if template.resource(r).and_then(|res| str_at(res, &["Type"]))
+                            == Some("AWS::SecretsManager::Secret") =>
+                    {
+                        named.insert(r.to_owned());
+                    }
+                    _ => problems
+                        .push(format!("{id}: {} is not a !Ref to a secret of the stack: {target:?}", secret.arn_var)),
+                }
+            }
+        }
+        let mut granted = BTreeSet::new();
+        for statement in template.statements_allowing(function, "secretsmanager:GetSecretValue") {
+            match statement.get("Resource").and_then(ref_target) {
+                Some(r) => granted.insert(r.to_owned()),
+                None => {
+                    problems.push(format!("{id}: a GetSecretValue grant not on one !Ref secret: {statement:?}"));
+                    continue;
+                }
+            };
+        }
+        if named != granted {
+            problems.push(format!("{id}: its variables name the secrets {named:?}, its role may read {granted:?}"));
+        }
+        let others = template
+            .role_actions(function)
+            .into_iter()
+            .filter(|a| a.starts_with("secretsmanager:") && a != "secretsmanager:GetSecretValue");
+        problems.extend(others.map(|a| format!("{id}: {a} is more than reading a secret")));
+    }
+    assert!(problems.is_empty(), "secrets in template.yaml:\n  {}", problems.join("\n  "));
+}
+
 #[test]
 fn the_dashboard_plots_only_metrics_the_code_emits() {
     let template = Template::load();
@@ -540,6 +605,7 @@ impl Template {
             .flatten()
             .filter_map(|p| p.get("Statement").and_then(Value::as_sequence))
             .flatten()
+            .flat_map(branches)
             .collect()
     }
 
@@ -693,6 +759,18 @@ fn untag(value: &Value) -> &Value {
     match value {
         Value::Tagged(tagged) => &tagged.value,
         other => other,
+    }
+}
+
+/// The values an `!If [condition, a, b]` may take (`AWS::NoValue` left out); any other value itself.
+fn branches(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "If" => {
+            let args = tagged.value.as_sequence().expect("!If [condition, then, else]");
+            args[1..].iter().flat_map(branches).collect()
+        }
+        other if ref_target(other) == Some("AWS::NoValue") => Vec::new(),
+        other => vec![other],
     }
 }
 

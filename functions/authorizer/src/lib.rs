@@ -11,6 +11,7 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use contrail_shared::auth::{AuthConfig, MethodArn, Policy, Rejection, Verifier};
 use contrail_shared::config::{ConfigError, Env};
+use contrail_shared::secrets::{self, SecretError, SecretVar};
 use contrail_shared::telemetry::LogSettings;
 use lambda_runtime::LambdaEvent;
 
@@ -25,9 +26,11 @@ impl State {
         Ok(Self { verifier: Verifier::new(config)? })
     }
 
-    /// From the `JWT_*` / `JWKS_URL` environment variables.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::new(AuthConfig::from_env()?)
+    /// From the `JWT_*` / `JWKS_URL` environment variables, the HS256 secret read from Secrets Manager
+    /// when `JWT_HS256_SECRET_ARN` names it.
+    pub async fn from_env() -> Result<Self, SecretError> {
+        let env = secrets::resolve(Env::process(), SECRETS).await?;
+        Ok(Self::from_vars(&env)?)
     }
 
     /// From explicit variables (the local stack's environment over its defaults).
@@ -40,9 +43,12 @@ impl State {
     }
 }
 
+/// The secrets the authorizer may read from Secrets Manager.
+pub const SECRETS: &[SecretVar] = &[SecretVar::JWT_HS256_SECRET];
+
 /// Every variable the authorizer reads, as data: the template test holds the template to it.
 pub fn environment() -> Vec<&'static str> {
-    [LogSettings::VARIABLES, AuthConfig::VARIABLES].concat()
+    [LogSettings::VARIABLES, AuthConfig::VARIABLES, &[SecretVar::JWT_HS256_SECRET.arn_var]].concat()
 }
 
 /// The errors the authorizer returns. API Gateway reads only the message: exactly `Unauthorized` is a 401;

@@ -26,6 +26,7 @@ use http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use contrail_shared::config::{ConfigError, DbConfig, Env};
+use contrail_shared::secrets::{self, SecretError, SecretVar};
 use contrail_shared::storage::{Store, StoreError};
 use contrail_shared::telemetry::{LogSettings, MetricSet, Metrics, Unit};
 
@@ -87,9 +88,12 @@ impl Config {
     }
 }
 
+/// The secrets the query function may read from Secrets Manager.
+pub const SECRETS: &[SecretVar] = &[SecretVar::CURSOR_SECRET];
+
 /// Every variable the query function reads, as data: the template test holds the template to it.
 pub fn environment() -> Vec<&'static str> {
-    [LogSettings::VARIABLES, DbConfig::VARIABLES, Config::VARIABLES].concat()
+    [LogSettings::VARIABLES, DbConfig::VARIABLES, Config::VARIABLES, &[SecretVar::CURSOR_SECRET.arn_var]].concat()
 }
 
 /// Why the function cannot start.
@@ -99,6 +103,8 @@ pub enum StateError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
 }
 
 impl State {
@@ -108,10 +114,15 @@ impl State {
         Self { store, cursors: CursorKey::new(cursor_secret), cors: Cors::parse(allowed_origins) }
     }
 
-    /// Reads the database settings (`DATABASE_URL` or the RDS IAM variables) and [`Config`].
+    /// Reads the database settings (`DATABASE_URL` or the RDS IAM variables) and [`Config`], the cursor
+    /// secret from Secrets Manager when `CURSOR_SECRET_ARN` names it; the secret is read while the
+    /// database connection is made, not after it.
     pub async fn from_env() -> Result<Self, StateError> {
         let env = Env::process();
-        let store = Store::open(&DbConfig::from_vars(&env)?).await?;
+        let db = DbConfig::from_vars(&env)?;
+        let (store, env) = tokio::try_join!(async { Store::open(&db).await.map_err(StateError::from) }, async {
+            secrets::resolve(env.clone(), SECRETS).await.map_err(StateError::from)
+        },)?;
         Ok(Self::configure(store, &Config::from_vars(&env)?))
     }
 

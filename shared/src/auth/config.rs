@@ -119,7 +119,9 @@ impl AuthConfig {
     }
 
     /// Reads `JWT_ISSUER`, `JWT_AUDIENCE`, `JWKS_URL` and/or `JWT_HS256_SECRET`, `JWT_LEEWAY_SECONDS`,
-    /// `JWT_ALGORITHMS`, `JWT_COGNITO_GROUPS_AS_SCOPES`, `JWT_REQUIRED_SCOPES`, `JWKS_TIMEOUT_MS`.
+    /// `JWT_ALGORITHMS`, `JWT_COGNITO_GROUPS_AS_SCOPES`, `JWT_REQUIRED_SCOPES`, `JWKS_TIMEOUT_MS`. The
+    /// plain variables only: a secret named by `JWT_HS256_SECRET_ARN` is read first by
+    /// [`crate::secrets::resolve`].
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(&Env::process())
     }
