@@ -188,11 +188,20 @@ fn functions_that_use_the_database_reach_it_with_iam_tls_and_the_rds_ca_layer() 
 
         let grants = template.statements_allowing(function, "rds-db:connect");
         assert_eq!(grants.len(), 1, "{id}: one rds-db:connect grant");
-        let resource = serde_json::to_string(&to_json(grants[0].get("Resource").expect("Resource"))).expect("json");
-        // The grant names the user the function logs in as (its DB_USER), not another one.
+        let grant = grants[0].get("Resource").expect("Resource");
+        let resource = serde_json::to_string(&to_json(grant)).expect("json");
+        // The grant names the user the function logs in as (its DB_USER), not another one, on a resource id
+        // parameter: DbResourceId, or a `!Sub` variable that is one of the resource id parameters.
         let user = template.environment_ref_of(function, "DB_USER").unwrap_or_else(|| panic!("{id}: DB_USER is a Ref"));
+        let resource_ids = sub_variable_refs(grant, "ReadResourceId");
+        let named = if resource_ids.is_empty() {
+            resource.contains(&format!(":dbuser:${{DbResourceId}}/${{{user}}}\""))
+        } else {
+            resource.contains(&format!(":dbuser:${{ReadResourceId}}/${{{user}}}\""))
+                && resource_ids.iter().all(|r| ["DbResourceId", "DbReadResourceId"].contains(&r.as_str()))
+        };
         assert!(
-            resource.contains(&format!(":dbuser:${{DbResourceId}}/${{{user}}}\"")) && !resource.contains('*'),
+            named && !resource.contains('*'),
             "{id}: rds-db:connect must name the exact dbuser ARN of DB_USER ({user}), got {resource}"
         );
 
@@ -760,6 +769,15 @@ fn untag(value: &Value) -> &Value {
         Value::Tagged(tagged) => &tagged.value,
         other => other,
     }
+}
+
+/// The parameters a `!Sub [text, {variable: ...}]` variable may be `!Ref`fed from, through `!If`s.
+fn sub_variable_refs(value: &Value, variable: &str) -> Vec<String> {
+    let Value::Tagged(tagged) = value else { return Vec::new() };
+    let Some(map) = tagged.value.as_sequence().and_then(|args| args.get(1)).and_then(|m| m.get(variable)) else {
+        return Vec::new();
+    };
+    branches(map).into_iter().filter_map(ref_target).map(str::to_owned).collect()
 }
 
 /// The values an `!If [condition, a, b]` may take (`AWS::NoValue` left out); any other value itself.
