@@ -52,7 +52,6 @@ pub async fn consume(
     consumer.subscribe(&[topic]).with_context(|| format!("subscribing to {topic}"))?;
     tracing::info!(brokers, topic, group, "consuming");
 
-    let arn = format!("arn:aws:kafka:local:000000000000:cluster/{}/local", sanitize(brokers));
     let mut stats = ConsumeStats::default();
     loop {
         let records = next_batch(&consumer, batching, &mut shutdown).await?;
@@ -63,9 +62,7 @@ pub async fn consume(
             continue;
         }
         let positions = next_positions(&records);
-        let mut event = MskEvent::from_records(arn.clone(), records);
-        event.event_source = "SelfManagedKafka".to_owned();
-        event.bootstrap_servers = brokers.to_owned();
+        let event = MskEvent::self_managed(brokers, records);
         let Some(counts) = deliver(functions, &event, &mut shutdown).await else { break };
         let mut tpl = TopicPartitionList::new();
         for ((t, p), next) in &positions {
@@ -139,10 +136,6 @@ async fn check_reachable<C: Consumer + Send + Sync + 'static>(
 ) -> anyhow::Result<()> {
     let result = tokio::task::block_in_place(|| client.fetch_metadata(Some(topic), CONNECT_TIMEOUT));
     result.map(|_| ()).map_err(|e| anyhow!("Kafka broker unreachable at {brokers}: {e}"))
-}
-
-fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
 }
 
 /// A producer for `replay --kafka`, checked against the broker before use.

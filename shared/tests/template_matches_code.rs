@@ -319,15 +319,21 @@ fn alarms_watch_the_failure_bucket_and_the_age_of_the_oldest_dead_letter() {
     // The event source mapping's failure records: PUTs counted by a request-metrics filter of the bucket
     // its OnFailure destination names, on the prefix it writes under and not on the redrive function's.
     let ingest = template.functions.iter().find(|f| f.binary == "ingest").expect("ingest");
-    let events = template.function_property(ingest, "Events").and_then(Value::as_mapping).expect("Events");
-    let msk = events.values().find(|e| str_at(e, &["Type"]) == Some("MSK")).expect("an MSK event");
-    let destination = msk
-        .get("Properties")
-        .and_then(|p| p.get("DestinationConfig"))
-        .and_then(|d| d.get("OnFailure"))
-        .and_then(|o| o.get("Destination"))
-        .and_then(getatt_target)
-        .expect("the on-failure destination is a bucket of the stack");
+    let mappings = template.mappings_of(ingest);
+    assert_eq!(mappings.len(), 2, "one mapping for MSK, one for a self-managed Kafka");
+    let destinations: BTreeSet<String> = mappings
+        .iter()
+        .map(|(id, m)| {
+            m.get("Properties")
+                .and_then(|p| p.get("DestinationConfig"))
+                .and_then(|d| d.get("OnFailure"))
+                .and_then(|o| o.get("Destination"))
+                .and_then(getatt_target)
+                .unwrap_or_else(|| panic!("{id}: the on-failure destination is a bucket of the stack"))
+        })
+        .collect();
+    assert_eq!(destinations.len(), 1, "both mappings write failure records to one bucket: {destinations:?}");
+    let destination = destinations.into_iter().next().expect("a destination");
     let puts = watching("PutRequests");
     assert_eq!(puts.len(), 1, "one alarm on failure records");
     let dimensions = puts[0].get("Dimensions").and_then(Value::as_sequence).expect("Dimensions");
@@ -408,6 +414,15 @@ fn secrets_reach_functions_as_arns_with_a_grant_on_exactly_those_secrets() {
                 }
             };
         }
+        // The event source mapping reads its Kafka credentials with the function's role.
+        let kafka: BTreeSet<String> = template
+            .mappings_of(function)
+            .iter()
+            .flat_map(|(_, m)| values_of_key(m, "URI"))
+            .filter_map(|uri| branches(uri).into_iter().find_map(ref_target).map(str::to_owned))
+            .filter(|r| template.parameter(r).is_some())
+            .collect();
+        let granted: BTreeSet<String> = granted.difference(&kafka).cloned().collect();
         if named != granted {
             problems.push(format!("{id}: its variables name the secrets {named:?}, its role may read {granted:?}"));
         }
@@ -418,6 +433,251 @@ fn secrets_reach_functions_as_arns_with_a_grant_on_exactly_those_secrets() {
         problems.extend(others.map(|a| format!("{id}: {a} is more than reading a secret")));
     }
     assert!(problems.is_empty(), "secrets in template.yaml:\n  {}", problems.join("\n  "));
+}
+
+/// Template parameters, by name.
+type Parameters = &'static [(&'static str, &'static str)];
+
+/// One way a team's Kafka may authenticate, as the template's parameters say it, and what the template must
+/// make of it: the mapping that exists, its access configurations and the Kafka grants of the role.
+struct KafkaCase {
+    name: &'static str,
+    parameters: Parameters,
+    mapping: &'static str,
+    access: &'static [(&'static str, &'static str)],
+    grants: &'static [&'static str],
+}
+
+const MSK: &str = "arn:aws:kafka:eu-west-1:123456789012:cluster/flights/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0-3";
+const CREDENTIALS: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_contrail-AbCdEf";
+const ROOT_CA: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-root-ca-AbCdEf";
+const SECRET_KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+const KAFKA_CASES: &[KafkaCase] = &[
+    KafkaCase {
+        name: "MSK with IAM (the default)",
+        parameters: &[("MskClusterArn", MSK)],
+        mapping: "IngestFromMsk",
+        access: &[],
+        grants: &["MskClusterConnect", "MskReadTheTopic", "MskUseTheConsumerGroup"],
+    },
+    KafkaCase {
+        name: "MSK with SASL/SCRAM",
+        parameters: &[
+            ("MskClusterArn", MSK),
+            ("KafkaAuthentication", "SASL_SCRAM_512"),
+            ("KafkaSecretArn", CREDENTIALS),
+            ("KafkaSecretKmsKeyArn", SECRET_KEY),
+        ],
+        mapping: "IngestFromMsk",
+        access: &[("SASL_SCRAM_512_AUTH", CREDENTIALS)],
+        grants: &["ReadTheKafkaCredentials", "DecryptTheKafkaSecrets"],
+    },
+    KafkaCase {
+        name: "MSK with mutual TLS",
+        parameters: &[
+            ("MskClusterArn", MSK),
+            ("KafkaAuthentication", "CLIENT_CERTIFICATE_TLS"),
+            ("KafkaSecretArn", CREDENTIALS),
+        ],
+        mapping: "IngestFromMsk",
+        access: &[("CLIENT_CERTIFICATE_TLS_AUTH", CREDENTIALS)],
+        grants: &["ReadTheKafkaCredentials"],
+    },
+    KafkaCase {
+        name: "MSK without authentication",
+        parameters: &[("MskClusterArn", MSK), ("KafkaAuthentication", "NONE")],
+        mapping: "IngestFromMsk",
+        access: &[],
+        grants: &[],
+    },
+    KafkaCase {
+        name: "Confluent Cloud: SASL/PLAIN over the internet",
+        parameters: &[
+            ("KafkaBootstrapServers", "pkc-a1b2c.eu-west-1.aws.confluent.cloud:9092"),
+            ("KafkaAuthentication", "SASL_PLAIN"),
+            ("KafkaSecretArn", CREDENTIALS),
+        ],
+        mapping: "IngestFromSelfManagedKafka",
+        access: &[("BASIC_AUTH", CREDENTIALS)],
+        grants: &["ReadTheKafkaCredentials"],
+    },
+    KafkaCase {
+        name: "Kafka on EC2: SCRAM-SHA-256, a private CA, three subnets",
+        parameters: &[
+            ("KafkaBootstrapServers", "b-1.kafka.internal:9096,b-2.kafka.internal:9096"),
+            ("KafkaAuthentication", "SASL_SCRAM_256"),
+            ("KafkaSecretArn", CREDENTIALS),
+            ("KafkaRootCaSecretArn", ROOT_CA),
+            ("KafkaSecretKmsKeyArn", SECRET_KEY),
+            ("KafkaSubnetIds", "subnet-a,subnet-b,subnet-c"),
+            ("KafkaSecurityGroupId", "sg-0123abcd"),
+        ],
+        mapping: "IngestFromSelfManagedKafka",
+        access: &[
+            ("SASL_SCRAM_256_AUTH", CREDENTIALS),
+            ("SERVER_ROOT_CA_CERTIFICATE", ROOT_CA),
+            ("VPC_SECURITY_GROUP", "security_group:sg-0123abcd"),
+            ("VPC_SUBNET", "subnet:subnet-a"),
+            ("VPC_SUBNET", "subnet:subnet-b"),
+            ("VPC_SUBNET", "subnet:subnet-c"),
+        ],
+        grants: &["ReadTheKafkaCredentials", "ReadTheKafkaRootCa", "DecryptTheKafkaSecrets", "ReachTheBrokersInTheVpc"],
+    },
+    KafkaCase {
+        name: "Redpanda: mutual TLS, two subnets",
+        parameters: &[
+            ("KafkaBootstrapServers", "redpanda-0.internal:9093"),
+            ("KafkaAuthentication", "CLIENT_CERTIFICATE_TLS"),
+            ("KafkaSecretArn", CREDENTIALS),
+            ("KafkaSubnetIds", "subnet-a,subnet-b"),
+            ("KafkaSecurityGroupId", "sg-0123abcd"),
+        ],
+        mapping: "IngestFromSelfManagedKafka",
+        access: &[
+            ("CLIENT_CERTIFICATE_TLS_AUTH", CREDENTIALS),
+            ("VPC_SECURITY_GROUP", "security_group:sg-0123abcd"),
+            ("VPC_SUBNET", "subnet:subnet-a"),
+            ("VPC_SUBNET", "subnet:subnet-b"),
+        ],
+        grants: &["ReadTheKafkaCredentials", "ReachTheBrokersInTheVpc"],
+    },
+    KafkaCase {
+        name: "Self-managed, unauthenticated inside the VPC, one subnet",
+        parameters: &[
+            ("KafkaBootstrapServers", "kafka.internal:9092"),
+            ("KafkaAuthentication", "NONE"),
+            ("KafkaSubnetIds", "subnet-a"),
+            ("KafkaSecurityGroupId", "sg-0123abcd"),
+        ],
+        mapping: "IngestFromSelfManagedKafka",
+        access: &[("VPC_SECURITY_GROUP", "security_group:sg-0123abcd"), ("VPC_SUBNET", "subnet:subnet-a")],
+        grants: &["ReachTheBrokersInTheVpc"],
+    },
+];
+
+/// The grants of the ingest role that only some Kafka settings need.
+const KAFKA_GRANTS: &[&str] = &[
+    "MskClusterConnect",
+    "MskReadTheTopic",
+    "MskUseTheConsumerGroup",
+    "ReadTheKafkaCredentials",
+    "ReadTheKafkaRootCa",
+    "DecryptTheKafkaSecrets",
+    "ReachTheBrokersInTheVpc",
+];
+
+#[test]
+fn each_way_kafka_authenticates_makes_one_mapping_with_exactly_its_access_and_grants() {
+    let template = Template::load();
+    let ingest = template.functions.iter().find(|f| f.binary == "ingest").expect("ingest");
+    let mappings = template.mappings_of(ingest);
+    let policies = ingest.resource.get("Properties").and_then(|p| p.get("Policies")).expect("Policies");
+    for case in KAFKA_CASES {
+        let name = case.name;
+        let parameters: BTreeMap<&str, &str> = case.parameters.iter().copied().collect();
+        assert_eq!(template.broken_rules(&parameters), Vec::<String>::new(), "{name}: the rules refuse it");
+
+        let existing: Vec<&str> = mappings
+            .iter()
+            .filter(|(_, m)| template.condition(str_at(m, &["Condition"]).expect("a conditional mapping"), &parameters))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(existing, [case.mapping], "{name}: the mappings that exist");
+        let (_, mapping) = mappings.iter().find(|(id, _)| id == case.mapping).expect("the mapping");
+        let properties =
+            template.resolve(mapping.get("Properties").expect("Properties"), &parameters).expect("properties");
+        let access: Vec<(String, String)> = properties
+            .get("SourceAccessConfigurations")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .map(|c| (str_at(c, &["Type"]).expect("Type").to_owned(), str_at(c, &["URI"]).expect("URI").to_owned()))
+            .collect();
+        let wanted: Vec<(String, String)> =
+            case.access.iter().map(|(t, u)| ((*t).to_owned(), (*u).to_owned())).collect();
+        assert_eq!(access, wanted, "{name}: SourceAccessConfigurations");
+        if case.mapping == "IngestFromSelfManagedKafka" {
+            let servers = properties
+                .get("SelfManagedEventSource")
+                .and_then(|s| s.get("Endpoints"))
+                .and_then(|e| e.get("KafkaBootstrapServers"));
+            let servers: Vec<&str> =
+                servers.and_then(Value::as_sequence).expect("servers").iter().filter_map(Value::as_str).collect();
+            assert_eq!(servers.join(","), parameters["KafkaBootstrapServers"], "{name}: the brokers");
+        }
+
+        let resolved = template.resolve(policies, &parameters).expect("policies");
+        let statements: Vec<&Value> = resolved
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("Statement").and_then(Value::as_sequence))
+            .flatten()
+            .collect();
+        let sids: BTreeSet<&str> =
+            statements.iter().filter_map(|s| str_at(s, &["Sid"])).filter(|s| KAFKA_GRANTS.contains(s)).collect();
+        let wanted: BTreeSet<&str> = case.grants.iter().copied().collect();
+        assert_eq!(sids, wanted, "{name}: the Kafka grants of the role");
+        for statement in &statements {
+            let resource = statement.get("Resource").and_then(Value::as_str).unwrap_or_default();
+            match str_at(statement, &["Sid"]) {
+                Some("ReadTheKafkaCredentials") => assert_eq!(resource, CREDENTIALS, "{name}"),
+                Some("ReadTheKafkaRootCa") => assert_eq!(resource, ROOT_CA, "{name}"),
+                Some("DecryptTheKafkaSecrets") => assert_eq!(resource, SECRET_KEY, "{name}"),
+                Some("MskClusterConnect") => assert_eq!(resource, MSK, "{name}"),
+                _ => {}
+            }
+        }
+        let msk_policy =
+            resolved.as_sequence().into_iter().flatten().any(|p| p.as_str() == Some("AWSLambdaMSKExecutionRole"));
+        assert_eq!(msk_policy, case.mapping == "IngestFromMsk", "{name}: AWSLambdaMSKExecutionRole");
+    }
+}
+
+#[test]
+fn kafka_settings_that_cannot_work_are_refused_before_anything_is_created() {
+    let template = Template::load();
+    let refused: &[(&str, Parameters, &str)] = &[
+        ("no Kafka at all", &[], "OneKafkaSource"),
+        ("both sources", &[("MskClusterArn", MSK), ("KafkaBootstrapServers", "kafka.internal:9092")], "OneKafkaSource"),
+        (
+            "IAM to a self-managed Kafka",
+            &[("KafkaBootstrapServers", "kafka.internal:9092")],
+            "SelfManagedKafkaAuthentication",
+        ),
+        (
+            "SASL/PLAIN to MSK",
+            &[("MskClusterArn", MSK), ("KafkaAuthentication", "SASL_PLAIN"), ("KafkaSecretArn", CREDENTIALS)],
+            "MskAuthentication",
+        ),
+        (
+            "SCRAM without credentials",
+            &[("MskClusterArn", MSK), ("KafkaAuthentication", "SASL_SCRAM_512")],
+            "KafkaCredentials",
+        ),
+        ("IAM with credentials", &[("MskClusterArn", MSK), ("KafkaSecretArn", CREDENTIALS)], "NoKafkaCredentials"),
+        (
+            "a self-managed Kafka open to the internet",
+            &[("KafkaBootstrapServers", "kafka.example.com:9092"), ("KafkaAuthentication", "NONE")],
+            "SelfManagedKafkaAuthentication",
+        ),
+        ("a root CA for MSK", &[("MskClusterArn", MSK), ("KafkaRootCaSecretArn", ROOT_CA)], "MskAuthentication"),
+        (
+            "a security group without subnets",
+            &[
+                ("KafkaBootstrapServers", "kafka.internal:9092"),
+                ("KafkaAuthentication", "NONE"),
+                ("KafkaSecurityGroupId", "sg-0123abcd"),
+            ],
+            "KafkaVpc",
+        ),
+    ];
+    for (name, parameters, rule) in refused {
+        let parameters: BTreeMap<&str, &str> = parameters.iter().copied().collect();
+        let broken = template.broken_rules(&parameters);
+        assert!(broken.iter().any(|b| b == rule), "{name}: rule {rule} must refuse it, broken: {broken:?}");
+    }
 }
 
 #[test]
@@ -531,7 +791,124 @@ impl Template {
             "Or" => args.expect("arguments").iter().any(|a| self.evaluate(a, parameters)),
             "Equals" => self.scalar(arg(0), parameters) == self.scalar(arg(1), parameters),
             "Condition" => self.condition(tagged.value.as_str().expect("condition name"), parameters),
+            // The rule functions.
+            "Contains" => self.list(arg(0), parameters).contains(&self.scalar(arg(1), parameters)),
+            "EachMemberEquals" => {
+                let value = self.scalar(arg(1), parameters);
+                self.list(arg(0), parameters).iter().all(|m| *m == value)
+            }
             other => panic!("condition function {other} is not evaluated here"),
+        }
+    }
+
+    /// The event source mappings that invoke the function, by logical id.
+    fn mappings_of(&self, function: &Function) -> Vec<(String, &Value)> {
+        self.resources_of_type("AWS::Lambda::EventSourceMapping")
+            .into_iter()
+            .filter(|(_, m)| {
+                m.get("Properties").and_then(|p| p.get("FunctionName")).and_then(ref_target)
+                    == Some(function.logical_id.as_str())
+            })
+            .collect()
+    }
+
+    /// The rules whose assertions fail with these parameters, by name.
+    fn broken_rules(&self, parameters: &BTreeMap<&str, &str>) -> Vec<String> {
+        let rules = self.root.get("Rules").and_then(Value::as_mapping).expect("Rules");
+        let mut broken = Vec::new();
+        for (name, rule) in rules {
+            if rule.get("RuleCondition").is_some_and(|c| !self.evaluate(c, parameters)) {
+                continue;
+            }
+            let assertions = rule.get("Assertions").and_then(Value::as_sequence).expect("Assertions");
+            if assertions.iter().any(|a| !self.evaluate(a.get("Assert").expect("Assert"), parameters)) {
+                broken.push(name.as_str().expect("rule name").to_owned());
+            }
+        }
+        broken
+    }
+
+    /// A list: a literal sequence, a `CommaDelimitedList` parameter, or `!Split`.
+    fn list(&self, value: &Value, parameters: &BTreeMap<&str, &str>) -> Vec<String> {
+        if let Value::Sequence(items) = value {
+            return items.iter().map(|i| self.scalar(i, parameters)).collect();
+        }
+        if let Value::Tagged(tagged) = value
+            && tagged.tag == "Split"
+        {
+            let args = tagged.value.as_sequence().expect("!Split [delimiter, text]");
+            let delimiter = self.scalar(&args[0], parameters);
+            return self.scalar(&args[1], parameters).split(delimiter.as_str()).map(str::to_owned).collect();
+        }
+        // A CommaDelimitedList parameter, as CloudFormation splits it.
+        self.scalar(value, parameters).split(',').map(str::to_owned).collect()
+    }
+
+    /// A property value as CloudFormation resolves it with these parameters: `!If` branches taken, `!Ref`,
+    /// `!Sub`, `!Select`, `!Split` and `!Join` evaluated, `AWS::NoValue` dropped (`None`). `!GetAtt` and
+    /// references to resources stay as they are.
+    fn resolve(&self, value: &Value, parameters: &BTreeMap<&str, &str>) -> Option<Value> {
+        match value {
+            Value::Tagged(tagged) => match tagged.tag.to_string().trim_start_matches('!') {
+                "If" => {
+                    let args = tagged.value.as_sequence().expect("!If [condition, then, else]");
+                    let taken =
+                        if self.condition(args[0].as_str().expect("condition name"), parameters) { 1 } else { 2 };
+                    self.resolve(&args[taken], parameters)
+                }
+                "Ref" => match tagged.value.as_str().expect("!Ref name") {
+                    "AWS::NoValue" => None,
+                    name if self.parameter(name).is_some() => Some(Value::String(self.scalar(value, parameters))),
+                    _ => Some(value.clone()),
+                },
+                "Sub" => {
+                    let (text, variables) = match &tagged.value {
+                        Value::String(text) => (text.clone(), None),
+                        Value::Sequence(args) => (args[0].as_str().expect("!Sub text").to_owned(), args.get(1)),
+                        other => panic!("!Sub {other:?}"),
+                    };
+                    let mut out = text;
+                    if let Some(Value::Mapping(variables)) = variables {
+                        for (name, v) in variables {
+                            let v = self.resolve(v, parameters).and_then(|v| v.as_str().map(str::to_owned));
+                            out =
+                                out.replace(&format!("${{{}}}", name.as_str().expect("name")), &v.unwrap_or_default());
+                        }
+                    }
+                    for name in self
+                        .root
+                        .get("Parameters")
+                        .and_then(Value::as_mapping)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(k, _)| k.as_str())
+                    {
+                        let reference = format!("${{{name}}}");
+                        let known = parameters.contains_key(name)
+                            || self.parameter(name).is_some_and(|p| p.get("Default").is_some());
+                        if known && out.contains(&reference) {
+                            out = out.replace(&reference, &self.scalar(&ref_to(name), parameters));
+                        }
+                    }
+                    Some(Value::String(out))
+                }
+                "Split" => Some(Value::Sequence(self.list(value, parameters).into_iter().map(Value::String).collect())),
+                "Select" | "Join" => Some(Value::String(self.scalar(value, parameters))),
+                _ => Some(value.clone()),
+            },
+            Value::Sequence(items) => {
+                Some(Value::Sequence(items.iter().filter_map(|i| self.resolve(i, parameters)).collect()))
+            }
+            Value::Mapping(map) => {
+                let mut out = serde_norway::Mapping::new();
+                for (k, v) in map {
+                    if let Some(v) = self.resolve(v, parameters) {
+                        out.insert(k.clone(), v);
+                    }
+                }
+                Some(Value::Mapping(out))
+            }
+            other => Some(other.clone()),
         }
     }
 
@@ -543,6 +920,26 @@ impl Template {
             }
             let p = self.parameter(name).unwrap_or_else(|| panic!("no parameter {name}"));
             return self.scalar(p.get("Default").unwrap_or_else(|| panic!("{name} has no default")), parameters);
+        }
+        if let Value::Tagged(tagged) = value {
+            let args = tagged.value.as_sequence();
+            match tagged.tag.to_string().trim_start_matches('!') {
+                "Select" => {
+                    let args = args.expect("!Select [index, list]");
+                    let index: usize = self.scalar(&args[0], parameters).parse().expect("an index");
+                    let list = self.list(&args[1], parameters);
+                    return list
+                        .get(index)
+                        .cloned()
+                        .unwrap_or_else(|| panic!("!Select {index} of {list:?}: out of range"));
+                }
+                "Join" => {
+                    let args = args.expect("!Join [delimiter, list]");
+                    let delimiter = self.scalar(&args[0], parameters);
+                    return self.list(&args[1], parameters).join(&delimiter);
+                }
+                _ => {}
+            }
         }
         match value {
             Value::String(s) => s.clone(),
@@ -790,6 +1187,33 @@ fn branches(value: &Value) -> Vec<&Value> {
         other if ref_target(other) == Some("AWS::NoValue") => Vec::new(),
         other => vec![other],
     }
+}
+
+/// Every value stored under `key`, at any depth.
+fn values_of_key<'a>(value: &'a Value, key: &str) -> Vec<&'a Value> {
+    let mut out = Vec::new();
+    match value {
+        Value::Mapping(map) => {
+            for (k, v) in map {
+                if k.as_str() == Some(key) {
+                    out.push(v);
+                }
+                out.extend(values_of_key(v, key));
+            }
+        }
+        Value::Sequence(items) => items.iter().for_each(|i| out.extend(values_of_key(i, key))),
+        Value::Tagged(tagged) => out.extend(values_of_key(&tagged.value, key)),
+        _ => {}
+    }
+    out
+}
+
+/// `!Ref name`, as the template would write it.
+fn ref_to(name: &str) -> Value {
+    Value::Tagged(Box::new(serde_norway::value::TaggedValue {
+        tag: serde_norway::value::Tag::new("Ref"),
+        value: Value::String(name.to_owned()),
+    }))
 }
 
 fn ref_target(value: &Value) -> Option<&str> {

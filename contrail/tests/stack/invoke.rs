@@ -5,7 +5,7 @@ use serde_json::Value;
 
 /// Which function a sample event belongs to, by its file name.
 fn function_for(name: &str) -> Option<&'static str> {
-    if name.starts_with("msk-") {
+    if name.starts_with("msk-") || name.starts_with("self-managed-kafka-") {
         Some("ingest")
     } else if name.starts_with("apigw-") {
         Some("query")

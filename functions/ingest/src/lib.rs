@@ -21,7 +21,7 @@ use lambda_runtime::LambdaEvent;
 
 pub use decode::{DecodedBatch, OffsetRange, decode_batch, max_record_age_ms};
 pub use error::IngestError;
-pub use msk::{MskEvent, MskRecord};
+pub use msk::{EVENT_SOURCE_MSK, EVENT_SOURCE_SELF_MANAGED_KAFKA, MskEvent, MskRecord};
 pub use state::{Config, State, environment};
 pub use summary::{IngestSummary, METRICS};
 

@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 /// The `eventSource` of an Amazon MSK mapping.
 pub const EVENT_SOURCE_MSK: &str = "aws:kafka";
 
+/// The `eventSource` of a self-managed Kafka mapping (Confluent Cloud, Redpanda, Kafka on EC2): its events
+/// carry `bootstrapServers` and no `eventSourceArn`, and are otherwise the same.
+pub const EVENT_SOURCE_SELF_MANAGED_KAFKA: &str = "SelfManagedKafka";
+
 /// One invocation's batch: records grouped by `"<topic>-<partition>"`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -74,6 +78,16 @@ impl MskEvent {
             event_source_arn: source_arn.into(),
             bootstrap_servers: String::new(),
             records: groups,
+        }
+    }
+
+    /// Builds an event the way a self-managed Kafka mapping would, for brokers `bootstrap_servers`.
+    pub fn self_managed(bootstrap_servers: impl Into<String>, records: impl IntoIterator<Item = MskRecord>) -> Self {
+        Self {
+            event_source: EVENT_SOURCE_SELF_MANAGED_KAFKA.to_owned(),
+            event_source_arn: String::new(),
+            bootstrap_servers: bootstrap_servers.into(),
+            ..Self::from_records("", records)
         }
     }
 

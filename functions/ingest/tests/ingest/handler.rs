@@ -14,6 +14,7 @@ use serde_json::json;
 
 contrail_testkit::on_both_engines!(
     the_sample_batch_gives_the_exact_summary,
+    the_self_managed_kafka_sample_gives_the_same_summary,
     replaying_a_batch_stores_nothing_new,
     the_newest_snapshot_wins_whatever_the_delivery_order,
     tombstones_remove_flights_by_the_same_newest_wins_rule,
@@ -50,9 +51,18 @@ fn assert_accounts_for(summary: &IngestSummary, event: &MskEvent) {
 }
 
 async fn the_sample_batch_gives_the_exact_summary(db: TestStore) {
+    ingests_the_sample(db, sample_event()).await;
+}
+
+/// The same records from a self-managed Kafka (`eventSource` `SelfManagedKafka`, no ARN): the same result.
+async fn the_self_managed_kafka_sample_gives_the_same_summary(db: TestStore) {
+    let event = serde_json::from_str(&contrail_testkit::event_file(sample::SELF_MANAGED_FILE)).unwrap();
+    ingests_the_sample(db, event).await;
+}
+
+async fn ingests_the_sample(db: TestStore, event: MskEvent) {
     let store = db.store.clone();
     let state = local_state(store.clone());
-    let event = sample_event();
     let summary = handle(&state, LambdaEvent::new(event.clone(), Context::default())).await.unwrap();
 
     let expected = IngestSummary {

@@ -8,6 +8,8 @@ use serde_json::json;
 use super::{ARN, Ev, TOPIC, ToRecord, ms, tombstone};
 
 pub const FILE: &str = "msk-flight-batch.json";
+/// The same records as a self-managed Kafka mapping delivers them.
+pub const SELF_MANAGED_FILE: &str = "self-managed-kafka-batch.json";
 
 /// What ingesting the sample into an empty store must report.
 pub const RECORDS: u64 = 16;
@@ -92,6 +94,12 @@ b-2.contrail-msk.q1w2e3.c2.kafka.us-east-1.amazonaws.com:9098"
     event
 }
 
+/// The sample's records from a self-managed Kafka: `eventSource` `SelfManagedKafka`, its brokers, no ARN.
+pub fn build_self_managed() -> MskEvent {
+    let records = build().iter_records().cloned().collect::<Vec<_>>();
+    MskEvent::self_managed("kafka-1.flights.internal:9096,kafka-2.flights.internal:9096", records)
+}
+
 trait WithBase64Value {
     fn with_base64_value(self, value: &str) -> Self;
 }
@@ -108,7 +116,10 @@ pub fn render(event: &MskEvent) -> String {
     let s = |v: &str| serde_json::to_string(v).unwrap();
     let mut out = String::from("{\n");
     out += &format!("  \"eventSource\": {},\n", s(&event.event_source));
-    out += &format!("  \"eventSourceArn\": {},\n", s(&event.event_source_arn));
+    // A self-managed Kafka's events have no ARN at all.
+    if !event.event_source_arn.is_empty() {
+        out += &format!("  \"eventSourceArn\": {},\n", s(&event.event_source_arn));
+    }
     out += &format!("  \"bootstrapServers\": {},\n", s(&event.bootstrap_servers));
     out += "  \"records\": {\n";
     let groups: Vec<String> = event
