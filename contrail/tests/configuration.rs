@@ -62,6 +62,8 @@ fn every_variable_a_function_reads_means_the_same_to_the_local_stack() {
     ]
     .concat()
     .into_iter()
+    // Secrets by ARN are read from Secrets Manager in Lambda only; the local stack takes the values.
+    .filter(|name| ![contrail_query::SECRETS, contrail_authorizer::SECRETS].concat().iter().any(|s| s.arn_var == *name))
     .collect();
     assert_eq!(table, read, "this table must give a value to exactly the variables the functions read");
 
