@@ -92,6 +92,9 @@ pub struct UpArgs {
     pub kafka: KafkaArgs,
     #[command(flatten)]
     pub batch: BatchArgs,
+    /// Print each request's and batch's X-Ray subsegments (database, AWS and JWKS calls) as it ends.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// The functions `invoke` can run.

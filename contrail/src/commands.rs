@@ -130,7 +130,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let local = LocalOrigin::new(addr);
     // Without ALLOWED_ORIGINS, only the board's own pages may read the API from a browser.
     let settings = settings.or_allowed_origins(local.board_origins());
-    let functions = open_migrated(&settings).await?;
+    let functions = open_migrated(&settings).await?.traced(args.trace);
     let dev_token = mint_token(&settings, "local-developer", "flights:read", Duration::from_secs(12 * 3600)).ok();
     let shutdown = shutdown_signal();
 

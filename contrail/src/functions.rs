@@ -55,6 +55,8 @@ pub struct Functions {
     query: Arc<contrail_query::State>,
     authorizer: Arc<contrail_authorizer::State>,
     redrive: Arc<contrail_redrive::State>,
+    /// `up --trace`: each request and batch prints its subsegments.
+    trace: bool,
 }
 
 impl Functions {
@@ -79,7 +81,14 @@ impl Functions {
             query: Arc::new(query),
             authorizer: Arc::new(authorizer),
             redrive: Arc::new(redrive),
+            trace: false,
         })
+    }
+
+    /// The same handlers, printing each request's and batch's subsegments when `on` (`up --trace`).
+    pub fn traced(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
     }
 
     /// How far ahead of the clock the ingest handler accepts an event (`INGEST_MAX_FUTURE_SKEW_SECONDS`).
@@ -94,7 +103,13 @@ impl Functions {
 
     /// The ingest handler over one MSK event.
     pub async fn ingest(&self, event: &MskEvent) -> anyhow::Result<IngestCounts> {
-        let summary = contrail_ingest::ingest(&self.ingest, event).await?;
+        let what = format!("ingest {} records", event.record_count());
+        let outcome = |r: &Result<contrail_ingest::IngestSummary, contrail_ingest::IngestError>| match r {
+            Ok(s) => format!("{} stored, {} duplicates, {} dead-lettered", s.stored, s.duplicates, s.dead_lettered),
+            Err(e) => format!("failed: {e}"),
+        };
+        let summary =
+            crate::trace::run(self.trace, what, outcome, contrail_ingest::ingest(&self.ingest, event)).await?;
         Ok(IngestCounts {
             records: summary.records,
             stored: summary.stored,
@@ -106,7 +121,11 @@ impl Functions {
 
     /// The query handler over one API Gateway request.
     pub async fn query(&self, request: Request) -> Response<Body> {
-        match contrail_query::handle(&self.query, request).await {
+        let what =
+            format!("{} {}", request.method(), request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+        let outcome =
+            |r: &Result<Response<Body>, _>| r.as_ref().map(|r| r.status().as_u16().to_string()).unwrap_or_default();
+        match crate::trace::run(self.trace, what, outcome, contrail_query::handle(&self.query, request)).await {
             Ok(response) => response,
             Err(never) => match never {},
         }
@@ -115,7 +134,12 @@ impl Functions {
     /// The authorizer handler over one TOKEN authorizer event.
     pub async fn authorize(&self, request: ApiGatewayCustomAuthorizerRequest) -> AuthDecision {
         let event = LambdaEvent::new(request, Context::default());
-        match contrail_authorizer::handle(&self.authorizer, event).await {
+        let outcome = |r: &Result<_, AuthorizerError>| match r {
+            Ok(_) => "policy".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        let handled = contrail_authorizer::handle(&self.authorizer, event);
+        match crate::trace::run(self.trace, "authorizer".to_owned(), outcome, handled).await {
             Ok(response) => {
                 let value = serde_json::to_value(&response).expect("the authorizer response is plain JSON data");
                 AuthDecision::Policy {

@@ -10,6 +10,7 @@
 //! - [`simulator`]: a realistic flight feed; `kafka` (the default-on `kafka` feature): a real broker as
 //!   the source instead.
 //! - [`progress`]: the progress line of `replay`.
+//! - [`trace`]: `up --trace`, the subsegments of each request and batch printed as one block.
 
 pub mod cli;
 pub mod commands;
@@ -20,4 +21,5 @@ pub mod gateway;
 pub mod kafka;
 pub mod progress;
 pub mod settings;
+pub mod trace;
 pub use contrail_simulator as simulator;

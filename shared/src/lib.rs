@@ -13,6 +13,7 @@
 //! - [`telemetry`]: tracing setup and CloudWatch Embedded Metric Format lines.
 //! - [`time_bounds`]: the window of plausible event times (future skew, retention horizon).
 //! - [`uri`]: percent-encoding as AWS addresses and signs requests.
+//! - [`xray`]: X-Ray subsegments for the calls a function makes (database, AWS, HTTP).
 
 pub mod auth;
 pub mod codec;
@@ -26,3 +27,4 @@ pub mod storage;
 pub mod telemetry;
 pub mod time_bounds;
 pub mod uri;
+pub mod xray;

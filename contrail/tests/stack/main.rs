@@ -9,3 +9,4 @@ mod invoke;
 mod kafka;
 mod local_stack;
 mod time_limits;
+mod trace;

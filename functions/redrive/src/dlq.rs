@@ -4,6 +4,7 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry};
 use contrail_shared::storage::Store;
+use contrail_shared::xray;
 
 use crate::error::RedriveError;
 use crate::replay::Replayer;
@@ -51,14 +52,15 @@ impl DeadLetterQueue {
         let mut received = 0u32;
         while received < max {
             let want = (max - received).min(SQS_BATCH);
-            let out = self
+            let receive = self
                 .client
                 .receive_message()
                 .queue_url(&self.url)
                 .max_number_of_messages(want as i32)
                 .wait_time_seconds(WAIT_SECONDS)
                 .visibility_timeout(VISIBILITY_SECONDS)
-                .send()
+                .send();
+            let out = xray::record(|r| xray::Call::aws("SQS", "ReceiveMessage", r), receive)
                 .await
                 .map_err(|e| RedriveError::Queue(Box::new(e)))?;
             let messages = out.messages.unwrap_or_default();
@@ -95,7 +97,8 @@ impl DeadLetterQueue {
                 DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(handle).build().ok()
             })
             .collect();
-        let result = self.client.delete_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await;
+        let delete = self.client.delete_message_batch().queue_url(&self.url).set_entries(Some(entries)).send();
+        let result = xray::record(|r| xray::Call::aws("SQS", "DeleteMessageBatch", r), delete).await;
         match result {
             Ok(out) => {
                 for failed in out.failed {
@@ -133,13 +136,9 @@ impl DeadLetterQueue {
                         .ok()
                 })
                 .collect();
-            let sent = self
-                .client
-                .change_message_visibility_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
-                .await;
+            let release =
+                self.client.change_message_visibility_batch().queue_url(&self.url).set_entries(Some(entries)).send();
+            let sent = xray::record(|r| xray::Call::aws("SQS", "ChangeMessageVisibilityBatch", r), release).await;
             if let Err(e) = sent {
                 tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "could not release messages left in the queue");
             }

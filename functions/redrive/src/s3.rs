@@ -4,6 +4,7 @@
 use aws_sdk_s3::error::DisplayErrorContext;
 use contrail_shared::sink::DeadLetterSink;
 use contrail_shared::storage::Store;
+use contrail_shared::xray;
 
 use crate::error::RedriveError;
 use crate::failure_record::parse_failure_record;
@@ -59,13 +60,14 @@ impl FailureBucket {
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let out = self
+            let list = self
                 .client
                 .list_objects_v2()
                 .bucket(&self.bucket)
                 .prefix(prefix)
                 .set_continuation_token(token.take())
-                .send()
+                .send();
+            let out = xray::record(|r| xray::Call::aws("S3", "ListObjectsV2", r), list)
                 .await
                 .map_err(|e| RedriveError::Bucket { prefix: prefix.to_owned(), source: Box::new(e) })?;
             for object in out.contents.unwrap_or_default() {
@@ -87,12 +89,8 @@ impl FailureBucket {
 
     async fn read(&self, key: &str) -> Result<Vec<u8>, Failure> {
         let read_failed = |e: String| Failure::new(FailReason::ReadFailed, e);
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
+        let get = self.client.get_object().bucket(&self.bucket).key(key).send();
+        let out = xray::record(|r| xray::Call::aws("S3", "GetObject", r), get)
             .await
             .map_err(|e| read_failed(format!("get: {}", DisplayErrorContext(e))))?;
         let body = out.body.collect().await.map_err(|e| read_failed(format!("read body: {e}")))?;
@@ -103,19 +101,18 @@ impl FailureBucket {
     /// original replays again as duplicates only.
     async fn move_to_replayed(&self, key: &str) -> Result<(), Failure> {
         let move_failed = |e: String| Failure::new(FailReason::MoveFailed, e);
-        self.client
+        let copy = self
+            .client
             .copy_object()
             .bucket(&self.bucket)
             .key(format!("{REPLAYED_PREFIX}{key}"))
             .copy_source(copy_source(&self.bucket, key))
-            .send()
+            .send();
+        xray::record(|r| xray::Call::aws("S3", "CopyObject", r), copy)
             .await
             .map_err(|e| move_failed(format!("copy: {}", DisplayErrorContext(e))))?;
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
+        let delete = self.client.delete_object().bucket(&self.bucket).key(key).send();
+        xray::record(|r| xray::Call::aws("S3", "DeleteObject", r), delete)
             .await
             .map_err(|e| move_failed(format!("delete: {}", DisplayErrorContext(e))))?;
         Ok(())

@@ -308,9 +308,25 @@ fn transport(url: &url::Url, source: reqwest::Error) -> FetchError {
     FetchError::Transport { url: url.clone(), source }
 }
 
+/// One fetch of the document, an X-Ray subsegment with the answer's status.
 async fn fetch(client: &reqwest::Client, url: &url::Url) -> Result<KeySet, FetchError> {
+    let status = std::sync::atomic::AtomicU16::new(0);
+    let describe = |_: &Result<KeySet, FetchError>| crate::xray::Call::Http {
+        method: "GET",
+        url: crate::xray::without_query(url),
+        status: Some(status.load(std::sync::atomic::Ordering::Relaxed)).filter(|s| *s != 0),
+    };
+    crate::xray::record(describe, fetch_once(client, url, &status)).await
+}
+
+async fn fetch_once(
+    client: &reqwest::Client,
+    url: &url::Url,
+    status: &std::sync::atomic::AtomicU16,
+) -> Result<KeySet, FetchError> {
     let mut response =
         client.get(url.clone()).header("accept", "application/json").send().await.map_err(|e| transport(url, e))?;
+    status.store(response.status().as_u16(), std::sync::atomic::Ordering::Relaxed);
     if !response.status().is_success() {
         return Err(FetchError::Status { url: url.clone(), status: response.status() });
     }

@@ -13,6 +13,7 @@ use super::DeadLetterError;
 use crate::config::{ConfigError, Env};
 use crate::deadletter::DeadLetter;
 use crate::telemetry::ErrorChain;
+use crate::xray;
 
 /// The SQS limit on one message and on one `SendMessageBatch` call: 1 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -147,8 +148,9 @@ impl SqsDeadLetters {
                 .map(|&i| SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(&bodies[i]).build())
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| DeadLetterError::Sqs { attempts: attempt, source: SqsSendError::Build(e) })?;
-            let sent =
-                self.client.send_message_batch().queue_url(&self.queue_url).set_entries(Some(entries)).send().await;
+            let send = self.client.send_message_batch().queue_url(&self.queue_url).set_entries(Some(entries)).send();
+            // Boxed: the SDK's future is deep, and the handler's nests it (the compiler's layout depth limit).
+            let sent = xray::record(|r| xray::Call::aws("SQS", "SendMessageBatch", r), Box::pin(send)).await;
             let error = match sent {
                 Ok(out) => {
                     let failed = out.failed();

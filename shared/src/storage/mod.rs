@@ -50,27 +50,34 @@ pub enum Store {
 
 /// Calls the same method on whichever engine backs the store. On PostgreSQL the IAM token is renewed
 /// first when due, so any connection the call opens logs in with enough token life left.
+/// Each call is one X-Ray subsegment named for the operation (see [`crate::xray`]).
 macro_rules! dispatch {
     ($self:ident.$method:ident($($arg:expr),*)) => {
-        match $self {
-            Store::Postgres(s) => {
-                s.refresh_credentials().await?;
-                s.$method($($arg),*).await
+        crate::xray::record(|_| $self.sql_call(stringify!($method)), async {
+            match $self {
+                Store::Postgres(s) => {
+                    s.refresh_credentials().await?;
+                    s.$method($($arg),*).await
+                }
+                #[cfg(feature = "sqlite")]
+                Store::Sqlite(s) => s.$method($($arg),*).await,
             }
-            #[cfg(feature = "sqlite")]
-            Store::Sqlite(s) => s.$method($($arg),*).await,
-        }
+        })
+        .await
     };
     // A read: the same shared code over whichever engine's pool.
     (read $self:ident.$method:ident($($arg:expr),*)) => {
-        match $self {
-            Store::Postgres(s) => {
-                s.refresh_credentials().await?;
-                s.reader().$method($($arg),*).await
+        crate::xray::record(|_| $self.sql_call(stringify!($method)), async {
+            match $self {
+                Store::Postgres(s) => {
+                    s.refresh_credentials().await?;
+                    s.reader().$method($($arg),*).await
+                }
+                #[cfg(feature = "sqlite")]
+                Store::Sqlite(s) => s.reader().$method($($arg),*).await,
             }
-            #[cfg(feature = "sqlite")]
-            Store::Sqlite(s) => s.reader().$method($($arg),*).await,
-        }
+        })
+        .await
     };
 }
 
@@ -104,6 +111,15 @@ impl Store {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(_) => Engine::Sqlite,
         }
+    }
+
+    /// What an X-Ray subsegment says of a call of `statement` on this store: never a password.
+    fn sql_call(&self, statement: &'static str) -> crate::xray::Call {
+        crate::xray::Call::Sql(match self {
+            Self::Postgres(s) => s.sql_call(statement),
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(s) => s.sql_call(statement),
+        })
     }
 
     /// Brings the schema up to date (sqlx migrations shipped in this crate; serialized by a lock).

@@ -71,6 +71,8 @@ pub struct Stack {
     pub base: String,
     pub dev_token: Option<String>,
     pub stderr: Arc<Mutex<String>>,
+    /// Everything printed on stdout, the banner included.
+    pub stdout: Arc<Mutex<String>>,
 }
 
 impl Stack {
@@ -103,8 +105,14 @@ impl Stack {
             }
         });
         let (tx, rx) = std::sync::mpsc::channel();
+        let out_buf = Arc::new(Mutex::new(String::new()));
+        let out_sink = Arc::clone(&out_buf);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(mut s) = out_sink.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
                 let line = line.trim();
                 let banner = if let Some(url) = line.strip_prefix("contrail is up: ") {
                     Banner::Base(url.trim_end_matches('/').to_owned())
@@ -128,7 +136,7 @@ impl Stack {
                 Banner::End => break,
             }
         }
-        let mut stack = Stack { child, base: base.unwrap_or_default(), dev_token, stderr: err_buf };
+        let mut stack = Stack { child, base: base.unwrap_or_default(), dev_token, stderr: err_buf, stdout: out_buf };
         if stack.base.is_empty() {
             let _ = stack.child.kill();
             panic!("contrail up printed no address: {}", stack.stderr_text());
@@ -150,6 +158,10 @@ impl Stack {
 
     pub fn stderr_text(&self) -> String {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn stdout_text(&self) -> String {
+        self.stdout.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {

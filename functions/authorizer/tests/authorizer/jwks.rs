@@ -236,3 +236,41 @@ async fn keys_the_verifier_cannot_use_are_skipped_not_fatal() {
     let sym = sign_hs256(b"secret", &serde_json::json!({"alg": "HS256", "kid": "sym"}), &claims("flights:read"));
     assert!(verdict(&state, &sym).await.is_err(), "a symmetric JWKS key is never used");
 }
+
+/// Each JWKS fetch is an X-Ray subsegment of the invocation that made it: the method, the URL, the
+/// status, and a fault when the endpoint fails (gathered in memory by `xray::collect`, as the local stack
+/// does; Lambda's path differs only in where the document goes).
+#[tokio::test]
+async fn each_jwks_fetch_is_an_http_subsegment_with_its_status() {
+    use contrail_shared::xray::{TraceHeader, collect};
+    let header = TraceHeader::parse("Root=1-6553f100-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1")
+        .expect("a header");
+    let key = TestKey::rsa("rsa-1");
+    let token = key.sign("RS256", &claims("flights:read"));
+
+    let server = JwksServer::start(jwks(&[key.jwk()])).await;
+    let state = State::new(jwks_config(&server.url)).unwrap();
+    let (answer, docs) = collect(header.clone(), verdict(&state, &token)).await;
+    assert!(matches!(answer, Ok(Verdict::Allow(_))), "{answer:?}");
+    assert_eq!(docs.len(), 1, "one fetch: {docs:#?}");
+    let doc = &docs[0];
+    assert_eq!(doc["namespace"], "remote");
+    assert_eq!(doc["name"], "127.0.0.1");
+    assert_eq!(doc["http"]["request"]["method"], "GET");
+    assert_eq!(doc["http"]["request"]["url"], server.url.as_str());
+    assert_eq!(doc["http"]["response"]["status"], 200);
+    assert!(doc.get("fault").is_none() && doc.get("error").is_none(), "{doc}");
+    let (again, docs) = collect(header.clone(), verdict(&state, &token)).await;
+    assert!(again.is_ok());
+    assert!(docs.is_empty(), "cached keys: no fetch, no subsegment: {docs:#?}");
+
+    let down = JwksServer::start(jwks(&[key.jwk()])).await;
+    down.fail();
+    let state = State::new(jwks_config(&down.url)).unwrap();
+    let (answer, docs) = collect(header, verdict(&state, &token)).await;
+    assert!(answer.is_err());
+    assert_eq!(docs.len(), 1, "{docs:#?}");
+    assert_eq!(docs[0]["http"]["response"]["status"], 503);
+    assert_eq!(docs[0]["fault"], true, "{}", docs[0]);
+    assert!(docs[0]["cause"]["exceptions"][0]["message"].as_str().is_some_and(|m| m.contains("503")), "{}", docs[0]);
+}

@@ -11,6 +11,7 @@ use contrail_ingest::{MskRecord, State, ingest};
 use contrail_shared::codec::{RawRecord, RejectReason, Rejection};
 use contrail_shared::deadletter::DeadLetter;
 use contrail_shared::sink::{DeadLetterError, DeadLetterSink, SqsDeadLetters, SqsSendError};
+use contrail_shared::xray;
 use contrail_testkit::moto::MotoServer;
 
 fn client(moto: &MotoServer) -> Client {
@@ -72,6 +73,32 @@ async fn letters_arrive_in_the_queue_across_several_batches_of_ten() {
     let mut got = drain(&client, &url).await;
     got.sort_by_key(|l| l.offset);
     assert_eq!(got, letters, "every letter arrives once, intact");
+}
+
+/// Each `SendMessageBatch` is an X-Ray subsegment of the invocation: `aws` namespace, the operation and
+/// the request id SQS answered with (gathered in memory by `xray::collect`, as the local stack does).
+#[tokio::test]
+async fn each_batch_sent_is_an_aws_subsegment_with_its_request_id() {
+    let Some(moto) = MotoServer::start() else { return };
+    let client = client(&moto);
+    let url = queue(&client).await;
+    let sink = SqsDeadLetters::new(client.clone(), &url);
+    let letters: Vec<DeadLetter> = (0..15).map(|i| letter(i, format!("bm90IGpzb24g{i}"))).collect();
+    let header = xray::TraceHeader::parse("Root=1-6553f100-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1")
+        .expect("a header");
+    let (sent, docs) = xray::collect(header, sink.send(&letters)).await;
+    sent.unwrap();
+    assert_eq!(docs.len(), 2, "15 letters go in two batches of at most ten: {docs:#?}");
+    for doc in &docs {
+        assert_eq!(doc["name"], "SQS");
+        assert_eq!(doc["namespace"], "aws");
+        assert_eq!(doc["aws"]["operation"], "SendMessageBatch");
+        assert!(doc["aws"]["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{doc}");
+        assert_eq!(doc["trace_id"], "1-6553f100-0123456789abcdef01234567");
+        assert_eq!(doc["parent_id"], "53995c3f42cd8ad8");
+        assert!(doc.get("fault").is_none(), "{doc}");
+    }
+    assert_eq!(drain(&client, &url).await.len(), 15);
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ pub use retention::RETENTION_LOCK_TIMEOUT;
 
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -38,6 +38,8 @@ pub struct PgStore {
     iam: Option<Arc<IamAuth>>,
     /// History partitions known to exist, as (year, month): saves a round trip per batch.
     partitions: Arc<Mutex<HashSet<(i32, u32)>>>,
+    /// The server's version (`server_version_num`), learnt from the first connection, for traces.
+    server_version: Arc<OnceLock<u32>>,
 }
 
 struct IamAuth {
@@ -78,6 +80,8 @@ impl PgStore {
     }
 
     fn with_pool(config: &DbConfig, options: PgConnectOptions, iam: Option<Arc<IamAuth>>) -> Self {
+        let server_version = Arc::new(OnceLock::new());
+        let learnt = server_version.clone();
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections.max(1))
             .min_connections(0)
@@ -93,8 +97,30 @@ impl PgStore {
                     Ok(true)
                 })
             })
+            .after_connect(move |conn, _| {
+                if let Some(version) = conn.server_version_num() {
+                    let _ = learnt.set(version);
+                }
+                Box::pin(async { Ok(()) })
+            })
             .connect_lazy_with(options);
-        Self { pool, iam, partitions: Arc::new(Mutex::new(HashSet::new())) }
+        Self { pool, iam, partitions: Arc::new(Mutex::new(HashSet::new())), server_version }
+    }
+
+    /// The `sql` block of this store's X-Ray subsegments: where and as whom, never the password.
+    pub(crate) fn sql_call(&self, statement: &'static str) -> crate::xray::SqlCall {
+        let options = self.pool.connect_options();
+        let (host, port, database) =
+            (options.get_host(), options.get_port(), options.get_database().unwrap_or("postgres"));
+        crate::xray::SqlCall {
+            statement,
+            url: format!("postgresql://{host}:{port}/{database}"),
+            database_type: "PostgreSQL",
+            // 150018 is 15.18; from 10 on the number is major * 10000 + minor.
+            database_version: self.server_version.get().map(|v| format!("{}.{}", v / 10_000, v % 10_000)),
+            user: Some(options.get_username().to_owned()),
+            name: format!("{database}@{host}"),
+        }
     }
 
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {

@@ -37,6 +37,19 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The `sql` block of this store's X-Ray subsegments (the local stack's traces).
+    pub(crate) fn sql_call(&self, statement: &'static str) -> crate::xray::SqlCall {
+        let file = self.pool.connect_options().get_filename().display().to_string();
+        crate::xray::SqlCall {
+            statement,
+            url: format!("sqlite://{file}"),
+            database_type: "SQLite",
+            database_version: None,
+            user: None,
+            name: format!("sqlite@{file}"),
+        }
+    }
+
     pub(crate) async fn connect(config: &DbConfig) -> Result<Self, StoreError> {
         let DbTarget::Url(url) = &config.target else {
             return Err(StoreError::config_message("SQLite needs a sqlite:// DATABASE_URL"));
