@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 use std::future::Future;
 use std::io::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use contrail_shared::xray::{self, Document, TraceHeader};
 
@@ -16,18 +15,14 @@ pub async fn run<F: Future>(on: bool, what: String, outcome: impl FnOnce(&F::Out
         return fut.await;
     }
     let header = TraceHeader::fresh();
-    let start = seconds();
+    let start = xray::now();
     let root = header.root.clone();
     let (out, docs) = xray::collect(header, fut).await;
-    let block = render(&root, &what, &outcome(&out), start, seconds(), &docs);
+    let block = render(&root, &what, &outcome(&out), start, xray::now(), &docs);
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(block.as_bytes());
     let _ = stdout.flush();
     out
-}
-
-fn seconds() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 /// The block: a line for the request or batch, then one per subsegment.

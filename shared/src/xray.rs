@@ -146,7 +146,8 @@ fn udp_address(raw: &str) -> Option<String> {
 
 /// Times `fut` as a subsegment of the current invocation; `describe` says what was called (it sees the
 /// result, for a request id or a status), and runs only for a sampled invocation. The result passes
-/// through untouched; an error marks the subsegment as a fault with the error's message.
+/// through untouched; an error adds its message as the cause and marks the subsegment as a fault, except
+/// an HTTP answer, which its status flags (4xx an error, 429 a throttle too, 5xx a fault).
 pub async fn record<T, E, F>(describe: impl FnOnce(&Result<T, E>) -> Call, fut: F) -> Result<T, E>
 where
     E: std::error::Error + 'static,
@@ -171,7 +172,8 @@ pub fn without_query(url: &url::Url) -> String {
     url.to_string()
 }
 
-fn now() -> f64 {
+/// Seconds since the epoch, as X-Ray's documents give times.
+pub fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
@@ -251,7 +253,12 @@ pub fn document(header: &TraceHeader, call: &Call, start: f64, end: f64, fault: 
         }
     }
     if let Some(message) = fault {
-        fields.insert("fault".into(), json!(true));
+        // An HTTP answer was already flagged by its status (a 404 is an error, not a fault); a failure
+        // without an answer (unreachable, timed out) is a fault.
+        let answered = matches!(call, Call::Http { status: Some(_), .. });
+        if !answered {
+            fields.insert("fault".into(), json!(true));
+        }
         fields.insert("cause".into(), json!({ "exceptions": [{ "id": new_id(), "message": message }] }));
     }
     doc
@@ -308,6 +315,21 @@ mod tests {
     fn http_urls_lose_their_query_and_credentials() {
         let url = url::Url::parse("https://user:pw@idp.example/.well-known/jwks.json?x=secret#f").unwrap();
         assert_eq!(without_query(&url), "https://idp.example/.well-known/jwks.json");
+    }
+
+    #[test]
+    fn http_answers_are_flagged_by_their_status_and_failures_without_one_as_faults() {
+        let header = TraceHeader::fresh();
+        let http = |status| Call::Http { method: "GET", url: "https://idp.example/jwks.json".into(), status };
+        let flags =
+            |doc: &Document| (doc.get("error").is_some(), doc.get("throttle").is_some(), doc.get("fault").is_some());
+        assert_eq!(flags(&document(&header, &http(Some(200)), 1.0, 2.0, None)), (false, false, false));
+        assert_eq!(flags(&document(&header, &http(Some(404)), 1.0, 2.0, Some("404"))), (true, false, false));
+        assert_eq!(flags(&document(&header, &http(Some(429)), 1.0, 2.0, Some("429"))), (true, true, false));
+        assert_eq!(flags(&document(&header, &http(Some(503)), 1.0, 2.0, Some("503"))), (false, false, true));
+        let unreachable = document(&header, &http(None), 1.0, 2.0, Some("connection refused"));
+        assert_eq!(flags(&unreachable), (false, false, true));
+        assert_eq!(unreachable["cause"]["exceptions"][0]["message"], "connection refused");
     }
 
     #[test]
