@@ -2,6 +2,8 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use contrail::cli::{Cli, Command};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -26,12 +28,12 @@ fn main() -> ExitCode {
 /// `RUST_LOG` overrides both.
 fn init_tracing(serving: bool) {
     let default = if serving { "info,sqlx=warn,rdkafka=warn" } else { "warn,sqlx=error" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = contrail_shared::telemetry::log_filter(std::env::var("RUST_LOG").ok().as_deref(), default);
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
+        .finish()
+        .with(filter)
         .try_init();
 }

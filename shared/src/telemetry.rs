@@ -5,7 +5,9 @@
 use std::io::Write as _;
 
 use serde_json::{Map, Value, json};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::Env;
 
@@ -15,7 +17,7 @@ pub const METRICS_NAMESPACE: &str = "Contrail";
 /// How logs are written, from the variables Lambda and a terminal set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSettings {
-    /// The `EnvFilter` directive.
+    /// The filter's directives: a level, and `target=level` pairs (see [`log_filter`]).
     pub level: String,
     /// JSON lines (Lambda's JSON log format) rather than text.
     pub json: bool,
@@ -43,14 +45,33 @@ impl LogSettings {
 /// process environment.
 pub fn init_tracing() {
     let LogSettings { level, json } = LogSettings::from_vars(&Env::process());
-    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = log_filter(Some(&level), "info");
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
     // try_init: a second call (tests, the local stack hosting several handlers) keeps the first subscriber.
     let _ = if json {
-        builder.json().flatten_event(true).with_current_span(false).with_target(false).without_time().try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_target(false)
+            .without_time()
+            .finish()
+            .with(filter)
+            .try_init()
     } else {
-        builder.with_target(false).try_init()
+        builder.with_target(false).finish().with(filter).try_init()
     };
+}
+
+/// The log filter for `directives` (`RUST_LOG`'s simple form: `info`, `warn,sqlx=error`), or for `default`
+/// when they are absent or unreadable. Lambda's `fatal` is `error`. Targets and levels only, no span or
+/// field filters: they would bring a regular-expression engine into every function.
+pub fn log_filter(directives: Option<&str>, default: &str) -> Targets {
+    let parse = |d: &str| d.replace("fatal", "error").parse::<Targets>().ok();
+    directives
+        .and_then(parse)
+        .or_else(|| parse(default))
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
 /// An error and its causes on one line (`a: b: c`), for logs and Lambda's `errorMessage`: error types
@@ -191,6 +212,28 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_filter_reads_levels_and_targets_and_falls_back_to_the_default() {
+        use tracing::Level;
+        let filter = log_filter(Some("warn,sqlx=error"), "info");
+        assert!(filter.would_enable("contrail_query", &Level::WARN));
+        assert!(!filter.would_enable("contrail_query", &Level::INFO));
+        assert!(!filter.would_enable("sqlx::query", &Level::WARN));
+        assert!(filter.would_enable("sqlx::query", &Level::ERROR));
+        let fatal = log_filter(Some("fatal"), "info");
+        assert!(
+            fatal.would_enable("contrail_ingest", &Level::ERROR)
+                && !fatal.would_enable("contrail_ingest", &Level::WARN)
+        );
+        let unreadable = log_filter(Some("contrail=verbose"), "debug");
+        assert!(unreadable.would_enable("contrail_ingest", &Level::DEBUG));
+        let unset = log_filter(None, "info");
+        assert!(
+            unset.would_enable("contrail_ingest", &Level::INFO)
+                && !unset.would_enable("contrail_ingest", &Level::DEBUG)
+        );
+    }
 
     #[test]
     fn an_error_chain_names_every_cause_once() {

@@ -46,7 +46,6 @@ fn every_function_is_built_from_a_workspace_binary_with_cargo_lambda() {
     for function in &template.functions {
         let id = &function.logical_id;
         assert_eq!(str_at(&function.resource, &["Metadata", "BuildMethod"]), Some("rust-cargolambda"), "{id}");
-        assert_eq!(template.function_property(function, "CodeUri").and_then(Value::as_str), Some("."), "{id}");
         assert_eq!(template.function_property(function, "Handler").and_then(Value::as_str), Some("bootstrap"), "{id}");
         assert_eq!(
             template.function_property(function, "Runtime").and_then(Value::as_str),
@@ -56,6 +55,14 @@ fn every_function_is_built_from_a_workspace_binary_with_cargo_lambda() {
         let krate = workspace
             .crate_with_binary(&function.binary)
             .unwrap_or_else(|| panic!("{id} builds binary {:?}, which no workspace crate declares", function.binary));
+        // SAM runs cargo-lambda in CodeUri: in the crate's own directory cargo resolves the features of that crate
+        // alone; at the workspace root it would unify them with every member's (SQLite from the local stack).
+        assert_eq!(
+            template.function_property(function, "CodeUri").and_then(Value::as_str),
+            Some(krate.member.as_str()),
+            "{id}: CodeUri must be the directory of the crate that declares {:?}",
+            function.binary
+        );
         let main = &krate.binaries[&function.binary];
         let text = std::fs::read_to_string(main).unwrap_or_else(|e| panic!("{}: {e}", main.display()));
         assert!(text.contains("fn main"), "{id}: {} has no main", main.display());
@@ -1265,11 +1272,14 @@ fn quoted_after(text: &str, key: &str) -> Option<String> {
 // --- the workspace ------------------------------------------------------------------------------------
 
 struct Crate {
+    /// The member's directory, relative to the workspace root (`functions/query`).
+    member: String,
     binaries: BTreeMap<String, PathBuf>,
 }
 
 impl Crate {
-    fn load(dir: &Path) -> Self {
+    fn load(root: &Path, member: &str) -> Self {
+        let dir = &root.join(member);
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("member Cargo.toml");
         let mut name = String::new();
         let mut binaries = BTreeMap::new();
@@ -1300,7 +1310,7 @@ impl Crate {
         if binaries.is_empty() && dir.join("src/main.rs").exists() {
             binaries.insert(name.clone(), dir.join("src/main.rs"));
         }
-        Self { binaries }
+        Self { member: member.to_owned(), binaries }
     }
 }
 
@@ -1313,8 +1323,7 @@ impl Workspace {
         let root = workspace_root();
         let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("workspace Cargo.toml");
         let members = manifest.split("members").nth(1).and_then(|s| s.split(']').next()).expect("members");
-        let crates =
-            members.split('"').skip(1).step_by(2).map(|member| Crate::load(&root.join(member))).collect::<Vec<_>>();
+        let crates = members.split('"').skip(1).step_by(2).map(|member| Crate::load(&root, member)).collect::<Vec<_>>();
         assert!(crates.len() >= 5, "workspace members found: {}", crates.len());
         Self { crates }
     }
