@@ -189,6 +189,9 @@ pub struct DbConfig {
     pub connect_timeout: Duration,
     /// Whether the process applies migrations at start (serialized by an advisory lock).
     pub migrate_on_start: bool,
+    /// Whether opening the store starts its first connection in the background, so that it is made while the
+    /// runtime asks for the first event rather than inside the first request (the store opens lazily either way).
+    pub connect_on_start: bool,
 }
 
 impl DbConfig {
@@ -208,6 +211,7 @@ impl DbConfig {
         "DB_MAX_CONNECTIONS",
         "DB_CONNECT_TIMEOUT_MS",
         "DB_MIGRATE_ON_START",
+        "DB_CONNECT_ON_START",
     ];
 
     /// A configuration for a URL with local-tool defaults.
@@ -219,11 +223,13 @@ impl DbConfig {
             max_connections: 8,
             connect_timeout: Duration::from_secs(5),
             migrate_on_start: false,
+            connect_on_start: false,
         }
     }
 
     /// Reads `DATABASE_URL`, or `DB_HOST`/`DB_PORT`/`DB_NAME`/`DB_USER` with `DB_IAM_AUTH=true`, plus
-    /// `DB_SSL_MODE`, `DB_CA_BUNDLE`, `DB_MAX_CONNECTIONS`, `DB_CONNECT_TIMEOUT_MS`, `DB_MIGRATE_ON_START`.
+    /// `DB_SSL_MODE`, `DB_CA_BUNDLE`, `DB_MAX_CONNECTIONS`, `DB_CONNECT_TIMEOUT_MS`, `DB_MIGRATE_ON_START`,
+    /// `DB_CONNECT_ON_START`.
     /// With IAM auth, a `DB_SSL_MODE` other than `verify-full` is refused unless `DB_ALLOW_INSECURE_TLS=true`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(&Env::process())
@@ -275,6 +281,7 @@ impl DbConfig {
             max_connections: env.parse_var("DB_MAX_CONNECTIONS", 1u32)?.max(1),
             connect_timeout: Duration::from_millis(env.parse_var("DB_CONNECT_TIMEOUT_MS", 5_000u64)?),
             migrate_on_start: env.bool_var("DB_MIGRATE_ON_START", false)?,
+            connect_on_start: env.bool_var("DB_CONNECT_ON_START", true)?,
         })
     }
 

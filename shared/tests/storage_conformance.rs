@@ -734,6 +734,43 @@ async fn an_unreachable_postgresql_is_unavailable_and_worth_retrying() {
     }
 }
 
+/// `DB_CONNECT_ON_START`: opening a store never waits for the database. With it, the server sees a session
+/// of the store's before any use (made while a cold start's runtime polls for its first event) and the first
+/// use takes that session; without it, there is none until the first use.
+#[tokio::test]
+async fn a_store_opened_to_connect_on_start_connects_in_the_background_and_a_lazy_one_on_first_use() {
+    let Some(db) = contrail_testkit::store::postgres().await else { return };
+    let sessions = |application: &'static str| {
+        let url = db.url.clone();
+        async move {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+                .bind(application)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    let open = |application: &str, connect_on_start: bool| {
+        let mut config = DbConfig::from_url(format!("{}?application_name={application}", db.url));
+        config.connect_on_start = connect_on_start;
+        async move { Store::open(&config).await.unwrap() }
+    };
+    let eager = open("contrail_eager", true).await;
+    let lazy = open("contrail_lazy", false).await;
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sessions("contrail_eager").await == 0 {
+        assert!(std::time::Instant::now() < deadline, "no session of the store opened with connect_on_start");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(sessions("contrail_lazy").await, 0, "a lazy store connected before any use");
+    eager.ping().await.unwrap();
+    lazy.ping().await.unwrap();
+    assert_eq!(sessions("contrail_eager").await, 1, "the first use takes the session made at start");
+    assert_eq!(sessions("contrail_lazy").await, 1);
+}
+
 #[tokio::test]
 async fn an_unusable_sqlite_location_is_a_configuration_error() {
     let file = tempfile::NamedTempFile::new().unwrap();

@@ -1,4 +1,5 @@
-//! The authorizer Lambda: builds the verifier once per cold start, loads the JWKS during init, serves.
+//! The authorizer Lambda: builds the verifier once per cold start and serves; the JWKS loads while the runtime
+//! polls for the first event (a request that arrives first waits for that one fetch).
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -7,10 +8,10 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     contrail_shared::telemetry::init_tracing();
     let state = contrail_authorizer::State::from_env().await?;
-    state.verifier().prefetch().await;
     let state = &state;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequest>| {
+    let serve = lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequest>| {
         contrail_authorizer::handle(state, event)
-    }))
-    .await
+    }));
+    let ((), served) = tokio::join!(state.verifier().prefetch(), serve);
+    served
 }

@@ -100,8 +100,21 @@ impl Store {
         let store = Self::connect(config).await?;
         if config.migrate_on_start {
             store.migrate().await?;
+        } else if config.connect_on_start {
+            store.connect_in_background();
         }
         Ok(store)
+    }
+
+    /// Starts the first database connection on a task of its own and returns at once: a cold start then
+    /// connects while the Lambda runtime polls for its first event. A failure is left to the first request,
+    /// which retries and reports it.
+    fn connect_in_background(&self) {
+        match self {
+            Self::Postgres(s) => s.connect_in_background(),
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(_) => {}
+        }
     }
 
     /// The engine behind this store.

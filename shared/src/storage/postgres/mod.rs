@@ -107,6 +107,16 @@ impl PgStore {
         Self { pool, iam, partitions: Arc::new(Mutex::new(HashSet::new())), server_version }
     }
 
+    /// See [`crate::storage::Store::connect_in_background`]; the connection goes back to the pool, idle.
+    pub(crate) fn connect_in_background(&self) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            if let Err(e) = pool.acquire().await {
+                tracing::debug!(error = %e, "the connection made at start failed; the first request retries");
+            }
+        });
+    }
+
     /// The `sql` block of this store's X-Ray subsegments: where and as whom, never the password.
     pub(crate) fn sql_call(&self, statement: &'static str) -> crate::xray::SqlCall {
         let options = self.pool.connect_options();
