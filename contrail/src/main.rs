@@ -30,6 +30,8 @@ fn init_tracing(serving: bool) {
     let default = if serving { "info,sqlx=warn,rdkafka=warn" } else { "warn,sqlx=error" };
     let filter = contrail_shared::telemetry::log_filter(std::env::var("RUST_LOG").ok().as_deref(), default);
     let _ = tracing_subscriber::fmt()
+        // fmt's own cap is INFO: lifted, so that the filter alone decides.
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)

@@ -27,7 +27,7 @@ const EVERY_VARIABLE: &[(&str, &str)] = &[
     ("DB_MAX_CONNECTIONS", "3"),
     ("DB_CONNECT_TIMEOUT_MS", "1234"),
     ("DB_MIGRATE_ON_START", "true"),
-    ("DB_CONNECT_ON_START", "false"),
+    ("DB_CONNECT_ON_START", "true"),
     ("JWT_ISSUER", "https://issuer.example/"),
     ("JWT_AUDIENCE", "flight-board"),
     ("JWKS_URL", "https://issuer.example/.well-known/jwks.json"),
@@ -101,10 +101,7 @@ fn every_variable_a_function_reads_means_the_same_to_the_local_stack() {
         unsafe { std::env::remove_var(name) };
     }
     let local = Settings::load(None).expect("the local defaults");
-    assert_eq!(
-        local.db,
-        DbConfig { max_connections: 8, connect_on_start: true, ..DbConfig::from_url("sqlite://.contrail/contrail.db") }
-    );
+    assert_eq!(local.db, DbConfig { max_connections: 8, ..DbConfig::from_url("sqlite://.contrail/contrail.db") });
     let auth = local.auth_config().expect("local auth");
     assert_eq!((auth.issuer.as_str(), auth.audience.as_str()), ("contrail-local", "contrail-api"));
     assert!(auth.keys.hs256_secret.is_some() && auth.keys.jwks_url.is_none());

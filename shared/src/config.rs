@@ -281,7 +281,7 @@ impl DbConfig {
             max_connections: env.parse_var("DB_MAX_CONNECTIONS", 1u32)?.max(1),
             connect_timeout: Duration::from_millis(env.parse_var("DB_CONNECT_TIMEOUT_MS", 5_000u64)?),
             migrate_on_start: env.bool_var("DB_MIGRATE_ON_START", false)?,
-            connect_on_start: env.bool_var("DB_CONNECT_ON_START", true)?,
+            connect_on_start: env.bool_var("DB_CONNECT_ON_START", false)?,
         })
     }
 

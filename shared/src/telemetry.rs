@@ -5,7 +5,8 @@
 use std::io::Write as _;
 
 use serde_json::{Map, Value, json};
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -44,30 +45,47 @@ impl LogSettings {
 /// Installs the global subscriber once per process, as [`LogSettings::from_vars`] says from the
 /// process environment.
 pub fn init_tracing() {
-    let LogSettings { level, json } = LogSettings::from_vars(&Env::process());
-    let filter = log_filter(Some(&level), "info");
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
-    // try_init: a second call (tests, the local stack hosting several handlers) keeps the first subscriber.
-    let _ = if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_target(false)
-            .without_time()
-            .finish()
-            .with(filter)
-            .try_init()
+    // A second call (tests, the local stack hosting several handlers) keeps the first subscriber.
+    let _ = subscriber(&LogSettings::from_vars(&Env::process()), std::io::stderr).try_init();
+}
+
+/// The subscriber [`init_tracing`] installs, writing to `writer`.
+pub fn subscriber<W>(settings: &LogSettings, writer: W) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = log_filter(Some(&settings.level), "info");
+    // The formatter's own cap is INFO: lifted, so that the filter alone decides and DEBUG and TRACE get through.
+    let builder = tracing_subscriber::fmt().with_max_level(LevelFilter::TRACE).with_writer(writer);
+    if settings.json {
+        let builder = builder.json().flatten_event(true).with_current_span(false).with_target(false).without_time();
+        Box::new(builder.finish().with(filter))
     } else {
-        builder.with_target(false).finish().with(filter).try_init()
-    };
+        Box::new(builder.with_target(false).finish().with(filter))
+    }
 }
 
 /// The log filter for `directives` (`RUST_LOG`'s simple form: `info`, `warn,sqlx=error`), or for `default`
-/// when they are absent or unreadable. Lambda's `fatal` is `error`. Targets and levels only, no span or
-/// field filters: they would bring a regular-expression engine into every function.
+/// when they are absent, empty or unreadable. Lambda's `fatal` is `error`; empty directives are skipped.
+/// Targets and levels only: a span or field filter (`[span]=debug`) makes the directives unreadable, since
+/// those filters would bring a regular-expression engine into every function.
 pub fn log_filter(directives: Option<&str>, default: &str) -> Targets {
-    let parse = |d: &str| d.replace("fatal", "error").parse::<Targets>().ok();
+    let parse = |d: &str| {
+        if d.contains('[') || d.contains('{') {
+            return None;
+        }
+        let directives = d.split(',').map(str::trim).filter(|directive| !directive.is_empty());
+        let directives = directives.map(|directive| match directive.rsplit_once('=') {
+            Some((target, level)) if level.eq_ignore_ascii_case("fatal") => format!("{target}=error"),
+            None if directive.eq_ignore_ascii_case("fatal") => "error".to_owned(),
+            _ => directive.to_owned(),
+        });
+        let directives = directives.collect::<Vec<_>>();
+        if directives.is_empty() {
+            return None;
+        }
+        directives.join(",").parse::<Targets>().ok()
+    };
     directives
         .and_then(parse)
         .or_else(|| parse(default))
@@ -213,6 +231,44 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    /// A writer the subscriber under test appends to.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    #[test]
+    fn each_level_the_settings_ask_for_reaches_the_log_in_text_and_json() {
+        for json in [false, true] {
+            for (level, shown, hidden) in [("trace", "trace-line", ""), ("debug", "debug-line", "trace-line")] {
+                let out = Captured::default();
+                let writer = out.clone();
+                let subscriber = subscriber(&LogSettings { level: level.to_owned(), json }, move || writer.clone());
+                tracing::subscriber::with_default(subscriber, || {
+                    tracing::trace!("trace-line");
+                    tracing::debug!("debug-line");
+                });
+                let text = out.text();
+                assert!(text.contains(shown), "{level} (json {json}): {text:?}");
+                assert!(hidden.is_empty() || !text.contains(hidden), "{level} (json {json}): {text:?}");
+            }
+        }
+    }
+
     #[test]
     fn the_log_filter_reads_levels_and_targets_and_falls_back_to_the_default() {
         use tracing::Level;
@@ -222,12 +278,19 @@ mod tests {
         assert!(!filter.would_enable("sqlx::query", &Level::WARN));
         assert!(filter.would_enable("sqlx::query", &Level::ERROR));
         let fatal = log_filter(Some("fatal"), "info");
+        let named = log_filter(Some("warn,fatalism=debug,sqlx=FATAL"), "info");
+        assert!(named.would_enable("fatalism", &Level::DEBUG), "a target's name is left alone");
+        assert!(named.would_enable("sqlx", &Level::ERROR) && !named.would_enable("sqlx", &Level::WARN));
         assert!(
             fatal.would_enable("contrail_ingest", &Level::ERROR)
                 && !fatal.would_enable("contrail_ingest", &Level::WARN)
         );
         let unreadable = log_filter(Some("contrail=verbose"), "debug");
         assert!(unreadable.would_enable("contrail_ingest", &Level::DEBUG));
+        let empty = log_filter(Some("debug,"), "info");
+        assert!(empty.would_enable("contrail_ingest", &Level::DEBUG), "an empty directive is skipped");
+        let spans = log_filter(Some("[request]=trace"), "warn");
+        assert!(spans.would_enable("contrail_ingest", &Level::WARN) && !spans.would_enable("x", &Level::INFO));
         let unset = log_filter(None, "info");
         assert!(
             unset.would_enable("contrail_ingest", &Level::INFO)

@@ -8,14 +8,14 @@
 //! runs the shipped binaries against cargo-lambda's emulator for that).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use tokio::sync::Notify;
@@ -35,9 +35,11 @@ struct Case {
     targeted: bool,
 }
 
-/// What the Runtime API saw of the process of the current run.
+/// What the Runtime API saw of the process of the current run. Each run's process talks to a base path of its
+/// own (`/{run}`), so that a late request of an earlier, stopped process never counts for a later one.
 #[derive(Default)]
 struct Run {
+    number: u64,
     started: Option<Instant>,
     event: Bytes,
     delivered: bool,
@@ -56,8 +58,10 @@ impl Api {
         run.started.map(|s| s.elapsed()).unwrap_or_default()
     }
 
-    fn answer(&self, kind: &'static str) -> StatusCode {
-        if let Ok(mut run) = self.run.lock() {
+    fn answer(&self, number: u64, kind: &'static str) -> StatusCode {
+        if let Ok(mut run) = self.run.lock()
+            && run.number == number
+        {
             let at = Self::elapsed(&run);
             run.answered.get_or_insert((at, kind));
         }
@@ -66,25 +70,19 @@ impl Api {
     }
 }
 
-async fn next(State(api): State<Api>) -> (StatusCode, HeaderMap, Bytes) {
-    let event = {
-        let Ok(mut run) = api.run.lock() else {
-            return (StatusCode::INTERNAL_SERVER_ERROR, HeaderMap::new(), Bytes::new());
-        };
+async fn next(State(api): State<Api>, Path(number): Path<u64>) -> (StatusCode, HeaderMap, Bytes) {
+    let event = api.run.lock().ok().and_then(|mut run| {
+        if run.number != number {
+            return None;
+        }
         let at = Api::elapsed(&run);
         run.first_poll.get_or_insert(at);
-        if run.delivered {
-            None
-        } else {
-            run.delivered = true;
-            Some(run.event.clone())
-        }
-    };
-    // One event per process: a second poll waits until the process is stopped.
-    let Some(event) = event else {
-        std::future::pending::<()>().await;
-        unreachable!()
-    };
+        let first = !run.delivered;
+        run.delivered = true;
+        first.then(|| run.event.clone())
+    });
+    // One event per process: a second poll (or one of a stopped run) waits until its process is stopped.
+    let Some(event) = event else { return std::future::pending().await };
     let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + Duration::from_secs(30);
     let mut headers = HeaderMap::new();
     for (name, value) in [
@@ -104,17 +102,24 @@ async fn next(State(api): State<Api>) -> (StatusCode, HeaderMap, Bytes) {
     (StatusCode::OK, headers, event)
 }
 
-async fn response(State(api): State<Api>) -> StatusCode {
-    api.answer("response")
+async fn response(State(api): State<Api>, Path((number, _id)): Path<(u64, String)>) -> StatusCode {
+    api.answer(number, "response")
 }
 
-async fn error(State(api): State<Api>) -> StatusCode {
-    api.answer("error")
+async fn error(State(api): State<Api>, Path((number, _id)): Path<(u64, String)>) -> StatusCode {
+    api.answer(number, "error")
 }
 
-async fn init_error(State(api): State<Api>) -> StatusCode {
-    api.answer("init error")
+async fn init_error(State(api): State<Api>, Path(number): Path<u64>) -> StatusCode {
+    api.answer(number, "init error")
 }
+
+/// A JWKS for the authorizer's prefetch: one RSA public key, which the sample token (HS256) does not use.
+async fn jwks() -> ([(&'static str, &'static str); 1], &'static str) {
+    ([("content-type", "application/json")], JWKS)
+}
+
+const JWKS: &str = r#"{"keys":[{"kty":"RSA","kid":"bench","use":"sig","alg":"RS256","e":"AQAB","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw"}]}"#;
 
 fn binaries_dir() -> PathBuf {
     std::env::var_os("INIT_BENCH_BINARIES")
@@ -122,11 +127,11 @@ fn binaries_dir() -> PathBuf {
         .unwrap_or_else(|| contrail_testkit::workspace_root().join("target/release"))
 }
 
-fn spawn(dir: &Path, case: &Case, api_addr: &str) -> std::io::Result<Child> {
+fn spawn(dir: &std::path::Path, case: &Case, api: &str) -> std::io::Result<Child> {
     let mut command = Command::new(dir.join(case.binary));
     command
         .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api_addr)
+        .env("AWS_LAMBDA_RUNTIME_API", api)
         .env("AWS_LAMBDA_FUNCTION_NAME", case.binary)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
@@ -145,15 +150,23 @@ fn spawn(dir: &Path, case: &Case, api_addr: &str) -> std::io::Result<Child> {
 }
 
 /// One cold start: the first poll and the first answer, from just before `exec`.
-async fn once(api: &Api, dir: &Path, case: &Case, api_addr: &str) -> Result<(Duration, Duration), String> {
+async fn once(
+    api: &Api,
+    dir: &std::path::Path,
+    case: &Case,
+    addr: &str,
+    number: u64,
+) -> Result<(Duration, Duration), String> {
     if let Ok(mut run) = api.run.lock() {
-        *run = Run { event: case.event.clone(), ..Run::default() };
+        *run = Run { number, event: case.event.clone(), ..Run::default() };
         run.started = Some(Instant::now());
     }
-    let mut child = spawn(dir, case, api_addr).map_err(|e| format!("{}: {e}", case.binary))?;
+    let base = format!("http://{addr}/{number}");
+    let mut child = spawn(dir, case, &base).map_err(|e| format!("{}: {e}", case.binary))?;
     let waited = tokio::time::timeout(RUN_TIMEOUT, async {
         loop {
-            let answered = api.run.lock().ok().and_then(|r| r.answered.zip(r.first_poll));
+            // An init error comes without a poll: its time stands for both.
+            let answered = api.run.lock().ok().and_then(|r| r.answered.map(|a| (a, r.first_poll.unwrap_or(a.0))));
             if let Some(found) = answered {
                 return found;
             }
@@ -183,7 +196,7 @@ fn arg(args: &[String], flag: &str, default: usize) -> usize {
     args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn cases(database_url: &str) -> Vec<Case> {
+fn cases(database_url: &str, api_addr: &str) -> Vec<Case> {
     let event = |name: &str| Bytes::from(contrail_testkit::event_file(name));
     let auth = || {
         vec![
@@ -209,6 +222,13 @@ fn cases(database_url: &str) -> Vec<Case> {
             targeted: true,
         },
         Case {
+            name: "authorizer (JWKS loaded while polling; HS256)",
+            binary: "authorizer",
+            env: [auth(), vec![("JWKS_URL", format!("http://{api_addr}/jwks"))]].concat(),
+            event: event("authorizer-token.json"),
+            targeted: true,
+        },
+        Case {
             name: "query, connect lazily",
             binary: "query",
             env: query("false"),
@@ -225,10 +245,8 @@ fn cases(database_url: &str) -> Vec<Case> {
         Case {
             name: "ingest",
             binary: "ingest",
-            env: vec![
-                ("DATABASE_URL", database_url.to_owned()),
-                ("DLQ_URL", "http://127.0.0.1:9/123456789012/contrail-dlq".to_owned()),
-            ],
+            // Without DLQ_URL the sample's dead letters go to the store's table: no queue to stand up.
+            env: vec![("DATABASE_URL", database_url.to_owned())],
             event: event("msk-flight-batch.json"),
             targeted: false,
         },
@@ -248,25 +266,28 @@ async fn main() {
 
     let api = Api { run: Arc::new(Mutex::new(Run::default())), done: Arc::new(Notify::new()) };
     let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .route("/{run}/2018-06-01/runtime/invocation/next", get(next))
+        .route("/{run}/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route("/{run}/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/{run}/2018-06-01/runtime/init/error", post(init_error))
+        .route("/jwks", get(jwks))
         .with_state(api.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
     let api_addr = listener.local_addr().expect("the bound address").to_string();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let cases = cases(&database_url);
+    let cases = cases(&database_url, &api_addr);
     println!(
         "cold starts of the binaries in {}: {runs} runs each, in turn, after {warmup} warm-up runs",
         dir.display()
     );
     let mut polls: BTreeMap<usize, Vec<Duration>> = BTreeMap::new();
     let mut answers: BTreeMap<usize, Vec<Duration>> = BTreeMap::new();
+    let mut number = 0;
     for round in 0..warmup + runs {
         for (i, case) in cases.iter().enumerate() {
-            match once(&api, &dir, case, &api_addr).await {
+            number += 1;
+            match once(&api, &dir, case, &api_addr, number).await {
                 Ok((poll, answer)) if round >= warmup => {
                     polls.entry(i).or_default().push(poll);
                     answers.entry(i).or_default().push(answer);

@@ -107,8 +107,9 @@ impl Store {
     }
 
     /// Starts the first database connection on a task of its own and returns at once: a cold start then
-    /// connects while the Lambda runtime polls for its first event. A failure is left to the first request,
-    /// which retries and reports it.
+    /// connects while the Lambda runtime polls for its first event. A request that comes meanwhile waits for
+    /// that connection (within its own `DB_CONNECT_TIMEOUT_MS`); a failure is logged and the next use tries
+    /// again, reporting the outage if it persists.
     fn connect_in_background(&self) {
         match self {
             Self::Postgres(s) => s.connect_in_background(),

@@ -112,7 +112,8 @@ impl PgStore {
         let pool = self.pool.clone();
         tokio::spawn(async move {
             if let Err(e) = pool.acquire().await {
-                tracing::debug!(error = %e, "the connection made at start failed; the first request retries");
+                let error = crate::telemetry::ErrorChain(&e).to_string();
+                tracing::warn!(%error, "the database connection started at cold start failed; the next use tries again");
             }
         });
     }
