@@ -10,7 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+source scripts/lib/common.sh
 source scripts/lib/contrail-up.sh
+source scripts/lib/throwaway-pg.sh
 seconds=${BENCH_SECONDS:-10}
 ingest_seconds=${BENCH_INGEST_SECONDS:-15}
 concurrency=${BENCH_CONCURRENCY:-8}
@@ -23,15 +25,12 @@ loadgen="$target/$profile/examples/loadgen"
 
 work=$(mktemp -d)
 pids=()
-pg_stop=""
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  if [[ -n $pg_stop ]]; then eval "$pg_stop" >/dev/null 2>&1 || true; fi
+  stop_pg
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Runs the simulator flat out for $ingest_seconds and prints the closing "fed ..." line as JSON.
 ingest_rate() {
@@ -61,19 +60,14 @@ mkdir -p "$work/sqlite"
 sqlite_ingest=$(ingest_rate sqlite "$work/sqlite")
 echo "$sqlite_ingest"
 
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+pg_bin=$(find_pg_bin)
 pg_ingest=""
-if [[ -n $pg_bin && -x $pg_bin/initdb ]]; then
-  pgdir="$work/pg"; mkdir -p "$pgdir"
-  run_pg=()
-  if [[ $(id -u) == 0 ]]; then chmod 755 "$work"; chown -R postgres "$pgdir"; run_pg=(runuser -u postgres --); fi
-  pg_port=$(free_port)
-  "${run_pg[@]}" "$pg_bin/initdb" -D "$pgdir/data" -U contrail --auth=trust -E UTF8 --no-sync >/dev/null
-  "${run_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
-    -o "-p $pg_port -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" start >/dev/null
-  pg_stop="${run_pg[*]} $pg_bin/pg_ctl -D $pgdir/data -m immediate stop"
+if [[ -n $pg_bin ]]; then
+  scratch=$work
+  logs=$work
+  start_pg
   mkdir -p "$work/postgres"
-  pg_ingest=$(ingest_rate postgres "$work/postgres" --database-url "postgres://contrail@127.0.0.1:$pg_port/postgres")
+  pg_ingest=$(ingest_rate postgres "$work/postgres" --database-url "$pg_url")
   echo "$pg_ingest"
 else
   echo '{"measure": "simulator ingest into postgres", "skipped": "no PostgreSQL binaries found"}'

@@ -1,12 +1,11 @@
 # Sourced by the scripts that need a PostgreSQL of their own (scripts/test-web, scripts/check-build): a
 # throwaway cluster from the binaries on the machine, run as the postgres account when run as root (initdb
-# refuses root). The caller sets `scratch` (a private temporary directory) and `logs` (where initdb's log goes).
+# refuses root). The caller sources scripts/lib/common.sh first and sets `scratch` (a private temporary
+# directory) and `logs` (where initdb's log goes).
 #
 #   pg_bin=$(find_pg_bin)   the directory of initdb and pg_ctl: PG_BIN, /usr/lib/postgresql/*/bin, pg_config
 #   start_pg                a new cluster in $scratch/pg on a free port; sets pg_url (its postgres database)
 #   stop_pg                 stops it at once (safe to call twice)
-
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 pg=""
 
