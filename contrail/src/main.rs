@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use contrail::cli::{Cli, Command};
-use tracing_subscriber::layer::SubscriberExt as _;
+use contrail_shared::telemetry::LogSettings;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 fn main() -> ExitCode {
@@ -27,15 +27,11 @@ fn main() -> ExitCode {
 /// Logs on stderr: `info` for `up`, warnings only for one-shot commands (their output is the result);
 /// `RUST_LOG` overrides both.
 fn init_tracing(serving: bool) {
-    let default = if serving { "info,sqlx=warn,rdkafka=warn" } else { "warn,sqlx=error" };
-    let filter = contrail_shared::telemetry::log_filter(std::env::var("RUST_LOG").ok().as_deref(), default);
-    let _ = tracing_subscriber::fmt()
-        // fmt's own cap is INFO: lifted, so that the filter alone decides.
-        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .finish()
-        .with(filter)
-        .try_init();
+    let settings = LogSettings {
+        level: std::env::var("RUST_LOG").ok(),
+        default: if serving { "info,sqlx=warn,rdkafka=warn" } else { "warn,sqlx=error" },
+        json: false,
+        ansi: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let _ = contrail_shared::telemetry::subscriber(&settings, std::io::stderr).try_init();
 }

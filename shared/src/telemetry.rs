@@ -19,9 +19,13 @@ pub const METRICS_NAMESPACE: &str = "Contrail";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSettings {
     /// The filter's directives: a level, and `target=level` pairs (see [`log_filter`]).
-    pub level: String,
+    pub level: Option<String>,
+    /// The directives used when `level` is absent or unreadable.
+    pub default: &'static str,
     /// JSON lines (Lambda's JSON log format) rather than text.
     pub json: bool,
+    /// Coloured text, for a terminal (never in JSON).
+    pub ansi: bool,
 }
 
 impl LogSettings {
@@ -30,15 +34,13 @@ impl LogSettings {
         &["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_LOG_FORMAT"];
 
     /// Level from `RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL` (default `info`); JSON when
-    /// `AWS_LAMBDA_LOG_FORMAT=JSON` or inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set).
+    /// `AWS_LAMBDA_LOG_FORMAT=JSON` or inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set); no colours, as
+    /// CloudWatch would show their escape codes.
     pub fn from_vars(env: &Env) -> Self {
-        let level = env
-            .var("RUST_LOG")
-            .or_else(|| env.var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_ascii_lowercase()))
-            .unwrap_or_else(|| "info".to_owned());
+        let level = env.var("RUST_LOG").or_else(|| env.var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_ascii_lowercase()));
         let in_lambda = env.var("AWS_LAMBDA_FUNCTION_NAME").is_some();
         let json = env.var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) || in_lambda;
-        Self { level, json }
+        Self { level, default: "info", json, ansi: false }
     }
 }
 
@@ -54,14 +56,14 @@ pub fn subscriber<W>(settings: &LogSettings, writer: W) -> Box<dyn tracing::Subs
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = log_filter(Some(&settings.level), "info");
+    let filter = log_filter(settings.level.as_deref(), settings.default);
     // The formatter's own cap is INFO: lifted, so that the filter alone decides and DEBUG and TRACE get through.
     let builder = tracing_subscriber::fmt().with_max_level(LevelFilter::TRACE).with_writer(writer);
     if settings.json {
         let builder = builder.json().flatten_event(true).with_current_span(false).with_target(false).without_time();
         Box::new(builder.finish().with(filter))
     } else {
-        Box::new(builder.with_target(false).finish().with(filter))
+        Box::new(builder.with_ansi(settings.ansi).with_target(false).finish().with(filter))
     }
 }
 
@@ -257,7 +259,10 @@ mod tests {
             for (level, shown, hidden) in [("trace", "trace-line", ""), ("debug", "debug-line", "trace-line")] {
                 let out = Captured::default();
                 let writer = out.clone();
-                let subscriber = subscriber(&LogSettings { level: level.to_owned(), json }, move || writer.clone());
+                let subscriber = subscriber(
+                    &LogSettings { level: Some(level.to_owned()), default: "info", json, ansi: false },
+                    move || writer.clone(),
+                );
                 tracing::subscriber::with_default(subscriber, || {
                     tracing::trace!("trace-line");
                     tracing::debug!("debug-line");
