@@ -152,6 +152,16 @@ fn usable_key(jwk: &Jwk) -> Result<Key, SkippedKey> {
 pub enum FetchError {
     #[error("GET {0}: timed out")]
     TimedOut(url::Url),
+    /// No HTTP client: the machine's CA certificates could not be loaded, for one.
+    #[error("GET {url}: cannot build the HTTP client")]
+    Client {
+        url: url::Url,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The thread building the HTTP client stopped (it panicked, or the runtime is shutting down).
+    #[error("GET {0}: the HTTP client was not built")]
+    ClientLost(url::Url),
     #[error("GET {url}")]
     Transport {
         url: url::Url,
@@ -190,7 +200,12 @@ pub struct KeyStore {
 }
 
 enum Source {
-    Url { url: url::Url, client: reqwest::Client },
+    /// The client is built on the first fetch (see [`http_client`]).
+    Url {
+        url: url::Url,
+        timeout: Duration,
+        client: tokio::sync::OnceCell<reqwest::Client>,
+    },
     Inline,
 }
 
@@ -213,13 +228,9 @@ impl KeyStore {
         refresh_interval: Duration,
         retry_interval: Duration,
         max_age: Duration,
-    ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout / 2)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self::with_source(Source::Url { url, client }, None, refresh_interval, retry_interval, max_age))
+    ) -> Self {
+        let source = Source::Url { url, timeout, client: tokio::sync::OnceCell::new() };
+        Self::with_source(source, None, refresh_interval, retry_interval, max_age)
     }
 
     /// A store over a fixed JWKS document.
@@ -265,7 +276,7 @@ impl KeyStore {
     /// Fetches the document again unless an attempt happened within the spacing for `cause`. Returns the
     /// keys to use afterwards: new ones on success, the cached ones otherwise.
     pub async fn refresh(&self, cause: RefreshCause) -> Option<Arc<KeySet>> {
-        let Source::Url { url, client } = &self.source else {
+        let Source::Url { url, timeout, client } = &self.source else {
             return self.current();
         };
         let _guard = self.fetching.lock().await;
@@ -279,7 +290,10 @@ impl KeyStore {
             return self.current();
         }
         let attempted = Instant::now();
-        let result = fetch(client, url).await;
+        let result = match client.get_or_try_init(|| http_client(url, *timeout)).await {
+            Ok(client) => fetch(client, url).await,
+            Err(e) => Err(e),
+        };
         let Ok(mut cache) = self.cache.write() else {
             return None;
         };
@@ -298,6 +312,24 @@ impl KeyStore {
             }
         }
         cache.keys.clone()
+    }
+}
+
+/// The client a store fetches with, built on a blocking thread: building it loads the machine's CA
+/// certificates (on Debian, every file under /etc/ssl/certs: about 9 ms), which on the async thread would
+/// delay the runtime's first poll at a cold start. A failed build is retried at the next fetch.
+async fn http_client(url: &url::Url, timeout: Duration) -> Result<reqwest::Client, FetchError> {
+    let build = move || {
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout / 2)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+    };
+    match tokio::task::spawn_blocking(build).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(source)) => Err(FetchError::Client { url: url.clone(), source }),
+        Err(_) => Err(FetchError::ClientLost(url.clone())),
     }
 }
 

@@ -63,18 +63,13 @@ impl Verifier {
             (Some(doc), _) => {
                 Some(KeyStore::inline(doc).map_err(|e| ConfigError::new("JWKS", ErrorChain(&e).to_string()))?)
             }
-            (None, Some(url)) => Some(
-                KeyStore::remote(
-                    url.clone(),
-                    config.jwks_timeout,
-                    config.jwks_refresh_interval,
-                    config.jwks_retry_interval,
-                    config.jwks_max_age,
-                )
-                .map_err(|e| {
-                    ConfigError::new("JWKS_URL", format!("cannot build the HTTP client: {}", ErrorChain(&e)))
-                })?,
-            ),
+            (None, Some(url)) => Some(KeyStore::remote(
+                url.clone(),
+                config.jwks_timeout,
+                config.jwks_refresh_interval,
+                config.jwks_retry_interval,
+                config.jwks_max_age,
+            )),
             (None, None) => None,
         };
         Ok(Self { config, secret, store })
