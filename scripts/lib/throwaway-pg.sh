@@ -1,4 +1,5 @@
-# Sourced by the scripts that need a PostgreSQL of their own (scripts/test-web, scripts/check-build): a
+# Sourced by the scripts that need a PostgreSQL of their own (scripts/test-web, scripts/check-build,
+# bench/local-stack.sh): a
 # throwaway cluster from the binaries on the machine, run as the postgres account when run as root (initdb
 # refuses root). The caller sources scripts/lib/common.sh first and sets `scratch` (a private temporary
 # directory) and `logs` (where initdb's log goes).
@@ -38,7 +39,7 @@ start_pg() {
   fi
   local initdb_log="$logs/$(basename "$0")-pg-initdb.log"
   pg_run initdb -D "$pg/data" -U contrail --auth=trust -E UTF8 --no-sync >"$initdb_log" 2>&1 \
-    || { echo "initdb failed (see $initdb_log)" >&2; return 1; }
+    || { echo "initdb failed ($initdb_log):" >&2; cat "$initdb_log" >&2; return 1; }
   # PostgreSQL needs its port up front: a port probed free can be taken before it binds, so a start that
   # fails is retried on another port. pg_ctl -w waits for the postmaster.pid of this cluster's own data
   # directory to report the server ready, so "started" means this cluster.

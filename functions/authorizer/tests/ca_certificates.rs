@@ -1,8 +1,9 @@
 //! The JWKS client is built on the first fetch, not at cold start, so that loading the machine's CA
 //! certificates does not delay the runtime's first poll. This proves what that costs when the certificates
-//! are missing: the fetch fails with a reason naming them (the invocation fails; no token is judged) and the
-//! next fetch builds the client again. Its own test binary, because it sets `SSL_CERT_FILE` and
-//! `SSL_CERT_DIR`, which every TLS client of the process reads; one test, so nothing else runs meanwhile.
+//! are missing: the fetch fails with a reason naming them (keys unavailable, which fails the invocation: no
+//! token is judged) and the next fetch builds the client again. Its own test binary, because it sets
+//! `SSL_CERT_FILE` and `SSL_CERT_DIR`, which every TLS client of the process reads; one test, so nothing else
+//! runs meanwhile. The machine's own values (if any) are put back before the second fetch.
 
 #[allow(dead_code)]
 #[path = "authorizer/common/mod.rs"]
@@ -14,23 +15,24 @@ use common::*;
 use contrail_authorizer::{State, authorize};
 use contrail_shared::auth::Rejection;
 
-fn set(name: &str, value: &std::path::Path) {
+fn set(name: &str, value: Option<&std::ffi::OsStr>) {
     // SAFETY: this binary's one test changes the variables between fetches, on the thread that runs them;
     // the client is built on a blocking thread that the test awaits, so no read overlaps a change.
-    unsafe { std::env::set_var(name, value) }
-}
-
-fn unset(name: &str) {
-    // SAFETY: as in `set`.
-    unsafe { std::env::remove_var(name) }
+    unsafe {
+        match value {
+            Some(value) => std::env::set_var(name, value),
+            None => std::env::remove_var(name),
+        }
+    }
 }
 
 #[tokio::test]
 async fn without_ca_certificates_the_jwks_fetch_fails_with_the_reason_and_is_retried() {
     let nowhere = std::env::temp_dir().join(format!("contrail-no-certificates-{}", std::process::id()));
     assert!(!nowhere.exists());
-    set("SSL_CERT_FILE", &nowhere.join("bundle.pem"));
-    set("SSL_CERT_DIR", &nowhere);
+    let machine = ["SSL_CERT_FILE", "SSL_CERT_DIR"].map(|name| (name, std::env::var_os(name)));
+    set("SSL_CERT_FILE", Some(nowhere.join("bundle.pem").as_os_str()));
+    set("SSL_CERT_DIR", Some(nowhere.as_os_str()));
 
     let key = TestKey::p256("ec-1");
     let server = JwksServer::start(jwks(&[key.jwk()])).await;
@@ -49,8 +51,9 @@ async fn without_ca_certificates_the_jwks_fetch_fails_with_the_reason_and_is_ret
     }
     assert_eq!(server.fetches(), 0, "no request can go out without a client");
 
-    unset("SSL_CERT_FILE");
-    unset("SSL_CERT_DIR");
+    for (name, value) in &machine {
+        set(name, value.as_deref());
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let verdict = authorize(&state, Some(&format!("Bearer {token}")), METHOD_ARN).await.expect("keys now");
     assert!(verdict.is_allow());

@@ -160,8 +160,12 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     /// The thread building the HTTP client stopped (it panicked, or the runtime is shutting down).
-    #[error("GET {0}: the HTTP client was not built")]
-    ClientLost(url::Url),
+    #[error("GET {url}: the HTTP client was not built")]
+    ClientLost {
+        url: url::Url,
+        #[source]
+        source: tokio::task::JoinError,
+    },
     #[error("GET {url}")]
     Transport {
         url: url::Url,
@@ -315,9 +319,10 @@ impl KeyStore {
     }
 }
 
-/// The client a store fetches with, built on a blocking thread: building it loads the machine's CA
-/// certificates (on Debian, every file under /etc/ssl/certs: about 9 ms), which on the async thread would
-/// delay the runtime's first poll at a cold start. A failed build is retried at the next fetch.
+/// The client a store fetches with, built on a blocking thread: building it loads and parses the machine's CA
+/// certificates (on Debian, the bundle and each certificate file under /etc/ssl/certs: milliseconds), which on
+/// the async thread would delay the runtime's first poll at a cold start. A failed build is retried at the
+/// next fetch.
 async fn http_client(url: &url::Url, timeout: Duration) -> Result<reqwest::Client, FetchError> {
     let build = move || {
         reqwest::Client::builder()
@@ -329,7 +334,7 @@ async fn http_client(url: &url::Url, timeout: Duration) -> Result<reqwest::Clien
     match tokio::task::spawn_blocking(build).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(source)) => Err(FetchError::Client { url: url.clone(), source }),
-        Err(_) => Err(FetchError::ClientLost(url.clone())),
+        Err(source) => Err(FetchError::ClientLost { url: url.clone(), source }),
     }
 }
 
