@@ -372,6 +372,18 @@ fn clip(s: &str) -> String {
     if s.chars().count() <= MAX { s.to_owned() } else { format!("{}…", s.chars().take(MAX).collect::<String>()) }
 }
 
+/// Lower-case hexadecimal of bytes: ids, validators and checksums as text.
+pub fn encode_hex(bytes: impl AsRef<[u8]>) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let bytes = bytes.as_ref();
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
 /// Base64-encodes bytes the way the event source mapping does (standard alphabet, padded).
 pub fn encode_base64(bytes: impl AsRef<[u8]>) -> String {
     STANDARD.encode(bytes)
@@ -382,6 +394,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn hex_is_two_lower_case_digits_per_byte() {
+        assert_eq!(encode_hex([0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(encode_hex([]), "");
+    }
 
     fn valid() -> Value {
         json!({

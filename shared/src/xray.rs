@@ -11,7 +11,6 @@
 //! the database (URL without credentials, user, engine and version), AWS ones the operation and request id,
 //! HTTP ones the method, the URL without its query and the status.
 
-use std::fmt::Write as _;
 use std::future::Future;
 use std::net::UdpSocket;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -184,10 +183,7 @@ fn new_id() -> String {
         // Only an id: the time keeps it unique enough should the system's random source fail.
         bytes = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1).to_be_bytes();
     }
-    bytes.iter().fold(String::with_capacity(16), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    crate::codec::encode_hex(bytes)
 }
 
 /// The subsegment document X-Ray expects.

@@ -77,13 +77,7 @@ pub fn add_cors(response: &mut Response<Body>, allow_origin: Option<HeaderValue>
 /// A strong validator: the first 128 bits of the body's SHA-256, quoted.
 pub fn etag(body: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
-    let mut out = String::with_capacity(34);
-    out.push('"');
-    for b in &digest.as_ref()[..16] {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out.push('"');
-    out
+    format!("\"{}\"", contrail_shared::codec::encode_hex(&digest.as_ref()[..16]))
 }
 
 /// `If-None-Match` matching (RFC 9110: weak comparison, `*` matches any current representation).
