@@ -34,6 +34,9 @@ pub enum Command {
     },
     /// Replay the local dead letters through the ingest path; those that store are removed.
     Redrive(RedriveArgs),
+    /// Check the ingest ledger: per partition the offsets accounted for, the gaps and the redeliveries;
+    /// with --kafka also against the topic's own records. Exit status 1 on a gap or a mismatch.
+    Audit(AuditArgs),
 }
 
 /// The database flag every command that opens it shares.
@@ -171,6 +174,34 @@ pub struct RedriveArgs {
     pub max: u32,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Also read the topic from these Kafka bootstrap servers: watermarks, the offsets present, and each
+    /// ledger range's count and checksum recomputed from its records.
+    #[arg(long, value_name = "BROKERS")]
+    pub kafka: Option<String>,
+    /// The topic audited (with --kafka, the one read).
+    #[arg(long, value_name = "TOPIC", default_value = crate::settings::DEFAULT_TOPIC)]
+    pub topic: String,
+    /// Only ledger rows committed at or after this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339", value_parser = rfc3339_time)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only this partition (repeatable).
+    #[arg(long = "partition", value_name = "N")]
+    pub partitions: Vec<i64>,
+    /// One JSON object per partition, one per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn rfc3339_time(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("not an RFC 3339 time ({e}), e.g. 2026-12-01T00:00:00Z"))
 }
 
 /// Minutes between position reports: a positive number up to a day.

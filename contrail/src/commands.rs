@@ -9,8 +9,8 @@ use anyhow::{Context as _, anyhow, bail};
 use contrail_shared::auth::{AuthConfig, MintRequest, SigningKey, mint};
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{Cli, Command, DlqCommand, InvokeArgs, RedriveArgs, ReplayArgs, TokenArgs, UpArgs};
-use crate::esm::{Batching, LocalLog, PendingRecord, deliver, event_for, next_batch};
+use crate::cli::{AuditArgs, Cli, Command, DlqCommand, InvokeArgs, RedriveArgs, ReplayArgs, TokenArgs, UpArgs};
+use crate::esm::{Batching, LocalLog, PendingRecord, deliver, event_for, next_batch, place};
 use crate::functions::{Functions, IngestCounts};
 use crate::gateway::origin::LocalOrigin;
 use crate::gateway::{self, Gateway};
@@ -34,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Dlq { command: DlqCommand::List { limit, db } } => dlq_list(db.database_url, limit).await,
         Command::Redrive(args) => redrive(args).await,
+        Command::Audit(args) => audit(args).await,
     }
 }
 
@@ -270,14 +271,15 @@ async fn simulate(
             }
         }
     });
-    let mut log = LocalLog::new(DEFAULT_TOPIC);
+    let log = LocalLog::new(DEFAULT_TOPIC);
     let mut total = IngestCounts::default();
     loop {
         let batch = next_batch(&mut rx, batching, &mut shutdown).await;
         if batch.is_empty() {
             break;
         }
-        let event = event_for(log.place(batch));
+        let Some(records) = place(&log, &functions.store, &batch, &mut shutdown).await else { break };
+        let event = event_for(records);
         match deliver(functions, &event, &mut shutdown).await {
             Some(c) => total.add(c),
             None => break,
@@ -346,11 +348,11 @@ async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     let settings = Settings::load(args.database_url)?;
     let functions = open_migrated(&settings).await?;
     let (_never, mut shutdown) = watch::channel(false);
-    let mut log = LocalLog::new(DEFAULT_TOPIC);
+    let log = LocalLog::new(DEFAULT_TOPIC);
     let mut counts = IngestCounts::default();
     let now = chrono::Utc::now().timestamp_millis();
     for chunk in lines.chunks(batch_size) {
-        let records = chunk
+        let records: Vec<PendingRecord> = chunk
             .iter()
             .map(|(k, v)| PendingRecord {
                 key: k.as_ref().map(|k| k.as_bytes().to_vec()),
@@ -358,7 +360,8 @@ async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
                 timestamp_ms: now,
             })
             .collect();
-        let event = event_for(log.place(records));
+        let placed = log.place(&functions.store, &records).await.context("reserving offsets in the local log")?;
+        let event = event_for(placed);
         let c = deliver(&functions, &event, &mut shutdown).await.ok_or_else(|| anyhow!("replay interrupted"))?;
         counts.add(c);
         progress.advance(chunk.len() as u64);
@@ -397,5 +400,44 @@ async fn redrive(args: RedriveArgs) -> anyhow::Result<()> {
     let report =
         contrail_redrive::redrive_local(&functions.store, args.dry_run, args.max).await.context("redrive failed")?;
     println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+async fn audit(args: AuditArgs) -> anyhow::Result<()> {
+    require_kafka(args.kafka.is_some())?;
+    // Read only: no migration and no retention, which would drop ledger rows before they are audited.
+    let settings = Settings::load(args.db.database_url)?;
+    let store = crate::functions::open_store(&settings.db, &settings.database()).await?;
+    let filter =
+        contrail_shared::storage::LedgerFilter { topic: Some(args.topic.clone()), partitions: args.partitions.clone() };
+    let rows = store
+        .ledger_rows(&filter)
+        .await
+        .context("reading the ledger (a database without it needs `contrail migrate` first)")?;
+    #[cfg(feature = "kafka")]
+    let topic = match &args.kafka {
+        Some(brokers) => Some(crate::kafka::read_topic(brokers, &args.topic, &args.partitions).await?),
+        None => None,
+    };
+    #[cfg(not(feature = "kafka"))]
+    let topic = None;
+    let audits = contrail_shared::ledger::audit(&rows, topic.as_ref(), args.since);
+    let mut out = std::io::stdout().lock();
+    for a in &audits {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(a)?)?;
+        } else {
+            writeln!(out, "{}", crate::audit::describe(a))?;
+        }
+    }
+    let gaps: u64 = audits.iter().map(|a| a.gaps.len() as u64).sum();
+    let mismatches: u64 = audits.iter().map(|a| a.mismatches.len() as u64).sum();
+    if audits.is_empty() {
+        eprintln!("the ledger has no rows for {} (nothing ingested yet, or all past retention)", args.topic);
+    }
+    if gaps + mismatches > 0 {
+        bail!("audit failed: {gaps} gap(s) and {mismatches} mismatch(es)");
+    }
+    eprintln!("audit passed: {} partition(s), no gap, no mismatch", audits.len());
     Ok(())
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::{Context as _, anyhow, bail};
 use contrail_ingest::msk::{MskEvent, MskRecord};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -190,3 +190,107 @@ pub async fn produce_all(
     }
     Ok(())
 }
+
+/// Reads every record `topic` holds on the partitions asked for (all when empty), from the low watermark to
+/// the high one, for `audit --kafka`: offsets, keys and values, with each partition's watermarks. Runs on a
+/// blocking thread (librdkafka's own poll loop), with a progress line on stderr.
+pub async fn read_topic(
+    brokers: &str,
+    topic: &str,
+    partitions: &[i64],
+) -> anyhow::Result<BTreeMap<(String, i64), contrail_shared::ledger::TopicPartition>> {
+    let (brokers, topic, partitions) = (brokers.to_owned(), topic.to_owned(), partitions.to_vec());
+    tokio::task::spawn_blocking(move || read_topic_blocking(&brokers, &topic, &partitions))
+        .await
+        .context("the topic reader stopped")?
+}
+
+fn read_topic_blocking(
+    brokers: &str,
+    topic: &str,
+    wanted: &[i64],
+) -> anyhow::Result<BTreeMap<(String, i64), contrail_shared::ledger::TopicPartition>> {
+    use contrail_shared::ledger::TopicPartition;
+    use rdkafka::consumer::BaseConsumer;
+    use rdkafka::error::KafkaError;
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "contrail-audit")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        // Retention moving the low watermark after it was read must fail the audit, not skip to the end.
+        .set("auto.offset.reset", "error")
+        .set("log_level", "3")
+        .create()
+        .context("creating the Kafka consumer")?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), CONNECT_TIMEOUT)
+        .map_err(|e| anyhow!("Kafka broker unreachable at {brokers}: {e}"))?;
+    let listed = metadata.topics().iter().find(|t| t.name() == topic).ok_or_else(|| anyhow!("no topic {topic}"))?;
+    if let Some(e) = listed.error() {
+        bail!("topic {topic}: {e:?}");
+    }
+    let mut out = BTreeMap::new();
+    let mut tpl = TopicPartitionList::new();
+    let mut total = 0u64;
+    for p in listed.partitions() {
+        let id = i64::from(p.id());
+        if !wanted.is_empty() && !wanted.contains(&id) {
+            continue;
+        }
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p.id(), CONNECT_TIMEOUT)
+            .with_context(|| format!("reading the watermarks of {topic}-{id}"))?;
+        out.insert(
+            (topic.to_owned(), id),
+            TopicPartition { low_watermark: low, high_watermark: high, records: Vec::new() },
+        );
+        if high > low {
+            tpl.add_partition_offset(topic, p.id(), Offset::Offset(low)).context("building the assignment")?;
+            total += (high - low) as u64;
+        }
+    }
+    if let Some(missing) = wanted.iter().find(|w| !out.contains_key(&(topic.to_owned(), **w))) {
+        bail!("topic {topic} has no partition {missing}");
+    }
+    let open = tpl.count();
+    let mut finished = std::collections::HashSet::new();
+    consumer.assign(&tpl).context("assigning the partitions")?;
+    let mut progress = crate::progress::Progress::new("audit", total);
+    // Each assigned partition ends at the high watermark read above (or at its end-of-partition event, when
+    // the last offsets hold no record): records written since are left for the next audit.
+    while finished.len() < open {
+        match consumer.poll(READ_IDLE_TIMEOUT) {
+            None => bail!(
+                "no record from {topic} for {READ_IDLE_TIMEOUT:?}; {} partition(s) unfinished",
+                open - finished.len()
+            ),
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                finished.insert(p);
+            }
+            Some(Err(e)) => return Err(anyhow!(e).context(format!("reading {topic}"))),
+            Some(Ok(m)) => {
+                let Some(side) = out.get_mut(&(topic.to_owned(), i64::from(m.partition()))) else { continue };
+                if m.offset() >= side.high_watermark {
+                    // Written after the audit began: the partition is read up to where it began.
+                    finished.insert(m.partition());
+                    continue;
+                }
+                if finished.contains(&m.partition()) {
+                    continue;
+                }
+                side.records.push((m.offset(), m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
+                progress.advance(1);
+                if m.offset() + 1 >= side.high_watermark {
+                    finished.insert(m.partition());
+                }
+            }
+        }
+    }
+    progress.finish();
+    Ok(out)
+}
+
+/// How long the audit's reader waits for the next record before giving up on the broker.
+const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(30);

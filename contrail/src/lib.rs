@@ -1,6 +1,7 @@
 //! Contrail's local stack: the pipeline's four Lambda handlers on one machine, driven the way AWS
 //! drives them.
 //!
+//! - [`audit`]: `audit`'s text output (the analysis is `contrail_shared::ledger`).
 //! - [`cli`]: the command line (public interface) and [`commands`]: what each command does.
 //! - [`settings`]: configuration from the functions' environment variables, local defaults in `.contrail/`.
 //! - [`functions`]: the handlers, built once and called with Lambda's own event types.
@@ -12,6 +13,7 @@
 //! - [`progress`]: the progress line of `replay`.
 //! - [`trace`]: `up --trace`, the subsegments of each request and batch printed as one block.
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod esm;

@@ -137,7 +137,7 @@ pub fn random_hex(n: usize) -> anyhow::Result<String> {
     use aws_lc_rs::rand::SecureRandom as _;
     let mut buf = vec![0u8; n];
     aws_lc_rs::rand::SystemRandom::new().fill(&mut buf).context("the system random generator failed")?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(contrail_shared::codec::encode_hex(&buf))
 }
 
 #[cfg(test)]

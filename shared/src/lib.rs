@@ -5,6 +5,7 @@
 //! - [`codec`]: a Kafka record (base64 key and value) to a snapshot, or a reasoned rejection.
 //! - [`deadletter`]: the dead-letter format (`contrail.dead-letter/v1`).
 //! - [`sink`]: where dead letters go (SQS, the store's table), above the format and the store.
+//! - [`ledger`]: the consistency ledger (offsets, outcomes and checksums per batch) and its audit.
 //! - [`storage`]: the store, one interface over PostgreSQL and SQLite.
 //! - [`auth`]: bearer-token verification (JWKS or shared secret), scope rules, token minting.
 //! - [`rds_iam`]: RDS IAM database authentication tokens.
@@ -20,6 +21,7 @@ pub mod codec;
 pub mod config;
 pub mod deadletter;
 pub mod domain;
+pub mod ledger;
 pub mod rds_iam;
 pub mod secrets;
 pub mod sink;

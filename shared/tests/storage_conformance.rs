@@ -13,7 +13,8 @@ use contrail_shared::deadletter::{DEAD_LETTER_KIND, DeadLetter};
 use contrail_shared::domain::{
     Airport, Carrier, FlightEvent, FlightId, FlightNumber, FlightStatus, Position, Removal, Snapshot,
 };
-use contrail_shared::storage::{Engine, Store, StoreError, WriteOutcome};
+use contrail_shared::ledger::{LedgerEntry, LedgerSource, audit};
+use contrail_shared::storage::{Engine, LedgerFilter, Store, StoreError, WriteOutcome};
 use contrail_testkit::store::TestStore;
 
 /// One engine under test, with a side connection to look at what it wrote.
@@ -181,7 +182,7 @@ fn outcome(stored: u64, duplicates: u64) -> (u64, u64) {
 }
 
 fn full(stored: u64, duplicates: u64, superseded: u64, conflicting: &[usize]) -> WriteOutcome {
-    WriteOutcome { stored, duplicates, superseded, conflicting: conflicting.to_vec() }
+    WriteOutcome { stored, duplicates, superseded, conflicting: conflicting.to_vec(), ledger_gaps: Vec::new() }
 }
 
 #[tokio::test]
@@ -787,4 +788,186 @@ async fn a_missing_ca_bundle_is_a_configuration_error_at_start() {
     config.ca_bundle = Some(std::path::PathBuf::from("no-such-dir/rds-global-bundle.pem"));
     let err = Store::connect(&config).await.err().unwrap();
     assert!(matches!(err, StoreError::Config { .. }), "{err:?}");
+}
+
+/// A ledger entry for `records` records of `partition` from `first` on, whose snapshots are `snapshots` of
+/// the batch and the rest codec rejects.
+fn entry(partition: i64, first: i64, records: u64, snapshots: std::ops::Range<usize>) -> LedgerEntry {
+    LedgerEntry {
+        topic: "flight-data".into(),
+        partition,
+        first_offset: first,
+        last_offset: first + records as i64 - 1,
+        records,
+        rejected: records - snapshots.len() as u64,
+        snapshots,
+        checksum: [partition as u8; 32],
+        source: LedgerSource::Kafka,
+    }
+}
+
+#[tokio::test]
+async fn each_batch_writes_one_ledger_row_per_partition_with_how_its_records_ended() {
+    for db in engines().await {
+        let first = [
+            event("l1", at(1, 10, 0), FlightStatus::Scheduled),
+            event("l2", at(1, 11, 0), FlightStatus::Boarding),
+            event_for("33", "l3", at(1, 11, 0), FlightStatus::Scheduled),
+        ];
+        db.write(&first).await;
+        // Partition 0: l1 again (a duplicate) and l4 (new); one record the codec refused.
+        // Partition 1: l2 with other content (conflicting) and l5 (new).
+        let batch = [
+            first[0].clone(),
+            event("l4", at(1, 12, 0), FlightStatus::Departed),
+            event("l2", at(1, 11, 0), FlightStatus::Cancelled),
+            event_for("33", "l5", at(1, 12, 0), FlightStatus::Boarding),
+        ];
+        let ledger = [entry(0, 100, 3, 0..2), entry(1, 40, 2, 2..4)];
+        let w = db.store.write_batch(&batch, &ledger).await.unwrap();
+        assert_eq!((w.stored, w.duplicates, w.conflicting.as_slice()), (2, 1, [2].as_slice()), "{}", db.name());
+        assert!(w.ledger_gaps.is_empty(), "{}: the first rows of a partition have nothing before them", db.name());
+
+        let rows = db.store.ledger_rows(&LedgerFilter::default()).await.unwrap();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.partition, r.first_offset, r.last_offset, r.records, r.stored, r.duplicates, r.dead_lettered))
+            .collect();
+        assert_eq!(got, [(0, 100, 102, 3, 1, 1, 1), (1, 40, 41, 2, 1, 0, 1)], "{}", db.name());
+        assert_eq!(rows[1].checksum, [1; 32], "{}", db.name());
+
+        // Nothing new: a redelivery and a conflicting id (PostgreSQL commits such a batch on a path of its own).
+        let again = [first[0].clone(), event("l2", at(1, 11, 0), FlightStatus::Diverted)];
+        let w = db.store.write_batch(&again, &[entry(0, 200, 3, 0..2)]).await.unwrap();
+        assert_eq!((w.stored, w.duplicates, w.conflicting.as_slice()), (0, 1, [1].as_slice()), "{}", db.name());
+        let rows = db.store.ledger_rows(&LedgerFilter::default()).await.unwrap();
+        let last = rows.iter().find(|r| r.first_offset == 200).expect("the row of the batch with nothing new");
+        let got = (last.records, last.stored, last.duplicates, last.dead_lettered);
+        assert_eq!(got, (3, 0, 1, 2), "{}", db.name());
+        assert_eq!(rows[0].source, "kafka", "{}", db.name());
+        let age = Utc::now() - rows[0].committed_at;
+        assert!(
+            age >= Duration::zero() && age < Duration::minutes(5),
+            "{}: committed at {}",
+            db.name(),
+            rows[0].committed_at
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_only_rejected_records_still_writes_its_ledger_row() {
+    for db in engines().await {
+        let w = db.store.write_batch(&[], &[entry(2, 7, 4, 0..0)]).await.unwrap();
+        assert_eq!((w.stored, w.duplicates), (0, 0), "{}", db.name());
+        let rows = db.store.ledger_rows(&LedgerFilter::default()).await.unwrap();
+        assert_eq!(rows.len(), 1, "{}", db.name());
+        assert_eq!((rows[0].records, rows[0].dead_lettered, rows[0].last_offset), (4, 4, 10), "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn the_ledger_commits_with_the_batch_or_not_at_all() {
+    for db in engines().await {
+        // A ledger row the table refuses (its last offset before its first) fails the whole transaction.
+        let mut broken = entry(0, 5, 1, 0..1);
+        broken.last_offset = 3;
+        let err = db.store.write_batch(&[event("tx1", at(1, 10, 0), FlightStatus::Scheduled)], &[broken]).await;
+        assert!(err.is_err(), "{}: {err:?}", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM flight_events").await, 0, "{}: history rolled back", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM flights").await, 0, "{}: state rolled back", db.name());
+        assert_eq!(db.count("SELECT count(*) FROM ingest_ledger").await, 0, "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn a_batch_that_starts_past_the_ledgers_last_offset_plus_one_reports_the_gap() {
+    for db in engines().await {
+        let write = |ledger: Vec<LedgerEntry>| {
+            let store = db.store.clone();
+            async move { store.write_batch(&[], &ledger).await.unwrap().ledger_gaps }
+        };
+        assert!(write(vec![entry(0, 0, 10, 0..0), entry(1, 0, 5, 0..0)]).await.is_empty(), "{}", db.name());
+        // Contiguous on 0, a redelivery (overlap) on 1: no gap.
+        assert!(write(vec![entry(0, 10, 10, 0..0), entry(1, 2, 5, 0..0)]).await.is_empty(), "{}", db.name());
+        // Partition 0 resumes at 25: offsets 20..=24 were never accounted for.
+        let gaps = write(vec![entry(0, 25, 5, 0..0), entry(1, 7, 1, 0..0)]).await;
+        let got: Vec<_> = gaps.iter().map(|g| (g.partition, g.first_offset, g.last_offset, g.offsets())).collect();
+        assert_eq!(got, [(0, 20, 24, 5)], "{}", db.name());
+        // A replay from the failure bucket fills the range; it is not itself a gap.
+        let mut replay = entry(0, 20, 5, 0..0);
+        replay.source = LedgerSource::S3;
+        assert!(write(vec![replay]).await.is_empty(), "{}", db.name());
+        let audits = audit(&db.store.ledger_rows(&LedgerFilter::default()).await.unwrap(), None, None);
+        assert!(audits.iter().all(|a| a.is_consistent()), "{}: {audits:?}", db.name());
+        let sources: Vec<String> = db
+            .store
+            .ledger_rows(&LedgerFilter { partitions: vec![0], ..LedgerFilter::default() })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.source)
+            .collect();
+        assert_eq!(sources, ["kafka", "kafka", "s3", "kafka"], "{}: by first offset", db.name());
+    }
+}
+
+#[tokio::test]
+async fn ledger_rows_are_selected_by_topic_and_partition() {
+    for db in engines().await {
+        db.store.write_batch(&[], &[entry(0, 0, 1, 0..0), entry(1, 0, 1, 0..0), entry(2, 0, 1, 0..0)]).await.unwrap();
+        let mut other = entry(0, 0, 1, 0..0);
+        other.topic = "other-topic".into();
+        db.store.write_batch(&[], &[other]).await.unwrap();
+        let select = |filter: LedgerFilter| {
+            let store = db.store.clone();
+            async move {
+                store
+                    .ledger_rows(&filter)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| (r.topic, r.partition))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(select(LedgerFilter::default()).await.len(), 4, "{}", db.name());
+        let some = LedgerFilter { topic: Some("flight-data".into()), partitions: vec![2, 0] };
+        assert_eq!(select(some).await, [("flight-data".into(), 0), ("flight-data".into(), 2)], "{}", db.name());
+        let other = LedgerFilter { topic: Some("other-topic".into()), ..LedgerFilter::default() };
+        assert_eq!(select(other).await, [("other-topic".into(), 0)], "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn retention_drops_the_ledger_rows_committed_before_the_horizon() {
+    for db in engines().await {
+        db.store.write_batch(&[], &[entry(0, 0, 1, 0..0)]).await.unwrap();
+        // Rows committed now stay at a horizon in the past ...
+        db.store.drop_history_before(Utc::now() - Duration::days(31)).await.unwrap();
+        assert_eq!(db.count("SELECT count(*) FROM ingest_ledger").await, 1, "{}", db.name());
+        // ... and go at a horizon after their commit.
+        db.store.drop_history_before(Utc::now() + Duration::seconds(1)).await.unwrap();
+        assert_eq!(db.count("SELECT count(*) FROM ingest_ledger").await, 0, "{}", db.name());
+    }
+}
+
+#[tokio::test]
+async fn the_local_log_reserves_offsets_atomically_and_continues_where_it_ended() {
+    for db in engines().await {
+        let first = db.store.reserve_local_offsets("flight-data", &[(0, 10)], 1_000).await.unwrap();
+        assert_eq!(first, [(0, 1_000)], "{}: a new partition starts where asked", db.name());
+        let next = db.store.reserve_local_offsets("flight-data", &[(1, 1), (0, 5)], 7).await.unwrap();
+        assert_eq!(next, [(1, 7), (0, 1_010)], "{}: an old one continues, whatever start is given", db.name());
+        // Reservations racing on the same partitions never overlap and leave no hole.
+        let racing = (0..8).map(|_| {
+            let store = db.store.clone();
+            tokio::spawn(async move { store.reserve_local_offsets("flight-data", &[(2, 3), (3, 2)], 0).await.unwrap() })
+        });
+        let mut starts: Vec<(i64, i64)> =
+            futures_util::future::join_all(racing).await.into_iter().flat_map(Result::unwrap).collect();
+        starts.sort_unstable();
+        let expected: Vec<(i64, i64)> = (0..8).map(|i| (2, i * 3)).chain((0..8).map(|i| (3, i * 2))).collect();
+        assert_eq!(starts, expected, "{}", db.name());
+    }
 }

@@ -7,8 +7,6 @@
 use std::time::Duration;
 
 use crate::common::*;
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use serde_json::Value;
 
@@ -16,25 +14,7 @@ const TOPIC: &str = "flight-data";
 const GROUP: &str = "contrail-e2e";
 
 fn committed_total(brokers: &str) -> i64 {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", GROUP)
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    for p in 0..3 {
-        tpl.add_partition(TOPIC, p);
-    }
-    let total = {
-        let committed = consumer.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
-        let sum = committed.elements().iter().map(|e| e.offset().to_raw().unwrap_or(0).max(0)).sum();
-        // Dropped before the consumer (a consumer dropped while a committed list lives hangs).
-        drop(committed);
-        sum
-    };
-    drop(consumer);
-    total
+    committed_offsets(brokers, TOPIC, GROUP, 3)
 }
 
 fn history_len(stack: &Stack, token: &str, id: &str) -> usize {

@@ -325,3 +325,38 @@ fn every_command_has_help() {
         assert!(stdout(&out).contains("Usage:"), "{cmd:?}");
     }
 }
+
+/// The local log continues from one run to the next (and `replay` shares it), so the ledger of the embedded
+/// stack is one contiguous log per partition and `contrail audit` passes after several runs.
+#[test]
+fn runs_of_up_and_a_replay_leave_a_ledger_without_gaps() {
+    let dir = workdir();
+    let audited = |dir: &Path| {
+        let out = run(dir, &["audit", "--json"]);
+        let partitions: Vec<Value> =
+            stdout(&out).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+        (out.status.success(), partitions, stderr(&out))
+    };
+    let records = |partitions: &[Value]| partitions.iter().map(|p| p["records"].as_u64().unwrap()).sum::<u64>();
+    let mut seen = 0;
+    for _ in 0..2 {
+        let stack = Stack::start(dir.path(), &["--rate", "500", "--batch-window", "100"]);
+        seen = eventually(30, "more records in the ledger", || {
+            let (_, partitions, _) = audited(dir.path());
+            (partitions.len() == 3 && records(&partitions) > seen).then(|| records(&partitions))
+        });
+        stack.stop();
+    }
+    let file = write_lines(dir.path(), "replay.jsonl", &fixture().lines);
+    let out = run(dir.path(), &["replay", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let (ok, partitions, err) = audited(dir.path());
+    assert!(ok, "{err}\n{partitions:#?}");
+    assert_eq!(partitions.len(), 3, "{partitions:#?}");
+    for p in &partitions {
+        assert_eq!(p["covered"].as_array().map(Vec::len), Some(1), "one contiguous range: {p}");
+        assert_eq!(p["gaps"], serde_json::json!([]), "{p}");
+    }
+    assert!(records(&partitions) >= seen + fixture().lines.len() as u64, "{partitions:#?}");
+}

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod audit;
 mod auth_settings;
 mod invoke;
 mod kafka;

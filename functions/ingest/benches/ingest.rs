@@ -12,6 +12,9 @@
 //! 3. The worst-case ingest into a database already holding 5,000,000 events (`--preload`, loaded by
 //!    `COPY`): the rate ratio against the empty database (target >= 0.9).
 //! 4. Peak RSS of a child process that parses and ingests one 10,000-record, ~6 MB batch (target <= 40 MiB).
+//! 6. The consistency ledger's cost (`--feed ledger` alone): the realistic feed decoded and written batch by
+//!    batch into two fresh databases in alternation, with and without its ledger rows, and the checksum
+//!    timed on its own: the rate with the ledger against the rate without it (target >= 0.97).
 
 use std::time::Instant;
 
@@ -20,6 +23,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use contrail_ingest::{MskEvent, MskRecord, State, decode_batch, ingest};
 use contrail_shared::config::DbConfig;
 use contrail_shared::domain::{FlightId, Snapshot};
+use contrail_shared::ledger::RecordHasher;
 use contrail_shared::sink::DeadLetterSink;
 use contrail_shared::storage::copy::{self, CopyBuffer};
 use contrail_shared::storage::{Store, state};
@@ -47,9 +51,11 @@ enum Feeds {
     /// The simulator's mix: positions while airborne, gate and time changes, rare status changes.
     Realistic,
     Both,
+    /// Only the ledger's cost (phase 6), on the realistic feed.
+    Ledger,
 }
 
-/// `bash bench/ingest.sh [--events N] [--batch N] [--preload N] [--feed status|realistic|both]`.
+/// `bash bench/ingest.sh [--events N] [--batch N] [--preload N] [--feed status|realistic|both|ledger]`.
 #[derive(clap::Parser)]
 struct Options {
     /// The feeds to measure.
@@ -670,12 +676,16 @@ async fn realistic_run(o: &Options) -> Result<()> {
 
 async fn run(o: Options) -> Result<()> {
     println!("ingest benchmark: {} events in {}-record batches", o.events, o.batch);
+    if o.feed == Feeds::Ledger {
+        return ledger_run(&o).await;
+    }
     if o.feed != Feeds::Status {
         realistic_run(&o).await?;
     }
     if o.feed != Feeds::Realistic {
         status_run(&o).await?;
     }
+    ledger_run(&o).await?;
     let rss_batch = batches(o.batch, o.batch, "rss", 9_000_000).remove(0);
     let (base_kib, peak_kib, size) = measure_rss(&rss_batch).await?;
     let peak_mib = peak_kib as f64 / 1024.0;
@@ -764,6 +774,67 @@ async fn status_run(o: &Options) -> Result<()> {
         println!("    ratio full/empty = {ratio:.2}  (target >= 0.90) {}", verdict(ratio >= 0.9));
     }
 
+    Ok(())
+}
+
+/// Phase 6: the ledger's cost. Each batch is decoded (the checksum included) and written with its ledger
+/// rows into one database and without them into another, in alternation, so drift of the machine falls on
+/// both; the checksum is then timed alone and taken off the run without the ledger.
+async fn ledger_run(o: &Options) -> Result<()> {
+    let feed = realistic::feed(o.events, o.batch);
+    let with = state_for(&database().await?).await?;
+    let without = state_for(&database().await?).await?;
+    for warm in &feed.warm_up {
+        for state in [&with, &without] {
+            let batch = decode_batch(warm, &TimeBounds::UNBOUNDED, Utc::now());
+            state.store.write_batch(&batch.snapshots, &batch.ledger).await?;
+        }
+    }
+    let (mut with_secs, mut without_secs, mut records) = (0.0, 0.0, 0u64);
+    for (i, event) in feed.measured.iter().enumerate() {
+        // Which of the two goes first alternates too.
+        let order = if i % 2 == 0 { [true, false] } else { [false, true] };
+        for ledger in order {
+            let started = Instant::now();
+            let batch = decode_batch(event, &TimeBounds::UNBOUNDED, Utc::now());
+            let (state, rows) = if ledger { (&with, batch.ledger.as_slice()) } else { (&without, &[][..]) };
+            let w = state.store.write_batch(&batch.snapshots, rows).await?;
+            if w.stored as usize != event.record_count() {
+                bail!("expected every record stored, got {} of {}", w.stored, event.record_count());
+            }
+            let secs = started.elapsed().as_secs_f64();
+            if ledger { with_secs += secs } else { without_secs += secs }
+        }
+        records += event.record_count() as u64;
+    }
+    let checksum = || {
+        let started = Instant::now();
+        for event in &feed.measured {
+            for records in event.records.values() {
+                let mut h = RecordHasher::default();
+                for r in records {
+                    h.add_base64(r.offset, r.key.as_deref(), r.value.as_deref());
+                }
+                std::hint::black_box(h.finish());
+            }
+        }
+        started.elapsed().as_secs_f64()
+    };
+    checksum();
+    let checksum_secs = checksum();
+    let bare_secs = without_secs - checksum_secs;
+    println!("\n[6] the consistency ledger, realistic feed: {records} events, batches in alternation");
+    println!("    with the ledger      {:>10.0} records/s  ({with_secs:.2} s)", records as f64 / with_secs);
+    println!(
+        "    without its rows     {:>10.0} records/s  ({without_secs:.2} s; the checksum still computed)",
+        records as f64 / without_secs
+    );
+    println!(
+        "    the checksum alone   {checksum_secs:.3} s ({:.2}% of the run with the ledger)",
+        100.0 * checksum_secs / with_secs
+    );
+    let ratio = bare_secs / with_secs;
+    println!("    ratio with/without the ledger = {ratio:.3}  (target >= 0.97) {}", verdict(ratio >= 0.97));
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use contrail_shared::codec::{RejectReason, Rejection, decode_kafka_record};
 use contrail_shared::deadletter::DeadLetter;
 use contrail_shared::domain::Snapshot;
+use contrail_shared::ledger::{LedgerEntry, LedgerSource, RecordHasher};
 use contrail_shared::time_bounds::TimeBounds;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,8 @@ pub struct DecodedBatch<'a> {
     pub dead_letters: Vec<DeadLetter>,
     /// Keyed `"<topic>-<partition>"`.
     pub partitions: BTreeMap<String, OffsetRange>,
+    /// One ledger entry per topic-partition, in the same order, written with the snapshots.
+    pub ledger: Vec<LedgerEntry>,
     /// Records in the event: always `snapshots.len() + dead_letters.len()`.
     pub records: usize,
 }
@@ -41,14 +44,43 @@ pub fn decode_batch<'a>(event: &'a MskEvent, bounds: &TimeBounds, now: DateTime<
     let mut batch = DecodedBatch { records: records.len(), ..DecodedBatch::default() };
     batch.snapshots.reserve(records.len());
     batch.origins.reserve(records.len());
+    let mut hasher = RecordHasher::default();
     for record in records {
+        let same_partition =
+            batch.ledger.last().is_some_and(|e| e.topic == record.topic && e.partition == record.partition);
+        if !same_partition {
+            if let Some(done) = batch.ledger.last_mut() {
+                done.checksum = std::mem::take(&mut hasher).finish();
+            }
+            let at = batch.snapshots.len();
+            batch.ledger.push(LedgerEntry {
+                topic: record.topic.clone(),
+                partition: record.partition,
+                first_offset: record.offset,
+                last_offset: record.offset,
+                records: 0,
+                rejected: 0,
+                snapshots: at..at,
+                checksum: [0; 32],
+                source: LedgerSource::Kafka,
+            });
+        }
+        hasher.add_base64(record.offset, record.key.as_deref(), record.value.as_deref());
         let raw = record.raw();
-        match decode_kafka_record(&raw, record.event_time_header(), bounds) {
+        let decoded = decode_kafka_record(&raw, record.event_time_header(), bounds);
+        let rejected = decoded.is_err();
+        match decoded {
             Ok(snapshot) => {
                 batch.snapshots.push(snapshot);
                 batch.origins.push(record);
             }
             Err(rejection) => batch.dead_letters.push(DeadLetter::new(&raw, rejection, now)),
+        }
+        if let Some(entry) = batch.ledger.last_mut() {
+            entry.last_offset = record.offset;
+            entry.records += 1;
+            entry.rejected += u64::from(rejected);
+            entry.snapshots.end = batch.snapshots.len();
         }
         batch
             .partitions
@@ -58,6 +90,9 @@ pub fn decode_batch<'a>(event: &'a MskEvent, bounds: &TimeBounds, now: DateTime<
                 r.last_offset = r.last_offset.max(record.offset);
             })
             .or_insert(OffsetRange { first_offset: record.offset, last_offset: record.offset });
+    }
+    if let Some(done) = batch.ledger.last_mut() {
+        done.checksum = hasher.finish();
     }
     batch
 }
@@ -134,6 +169,21 @@ mod tests {
         assert_eq!(batch.partitions["flight-data-2"], OffsetRange { first_offset: 7, last_offset: 9 });
         assert_eq!(batch.partitions["flight-data-10"], OffsetRange { first_offset: 4, last_offset: 4 });
         assert_eq!(batch.partitions.len(), 3);
+
+        // One ledger entry per partition, in the same order, its snapshots a contiguous run of the batch.
+        let ledger: Vec<_> = batch
+            .ledger
+            .iter()
+            .map(|e| (e.partition, e.first_offset, e.last_offset, e.records, e.rejected, e.snapshots.clone()))
+            .collect();
+        assert_eq!(ledger, [(0, 100, 100, 1, 0, 0..1), (2, 7, 9, 3, 1, 1..3), (10, 4, 4, 1, 0, 3..4)]);
+        // The checksum is over the bytes Kafka holds, in offset order, the poison record included.
+        let mut expected = RecordHasher::default();
+        expected.add(7, None, Some(event_json("e-2-7", "UA1").as_bytes()));
+        expected.add(8, None, Some(b"{not json"));
+        expected.add(9, None, Some(event_json("e-2-9", "UA1").as_bytes()));
+        assert_eq!(batch.ledger[1].checksum, expected.finish());
+        assert!(batch.ledger.iter().all(|e| e.source == LedgerSource::Kafka));
     }
 
     #[test]

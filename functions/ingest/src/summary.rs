@@ -42,12 +42,20 @@ pub const METRICS: MetricSet = MetricSet {
         "batch_ms",
         "db_ms",
         "max_record_age_ms",
+        "ledger_gap",
     ],
 };
 
-/// The batch's EMF document: the summary's counts and the timings (`max_record_age_ms` when the
-/// batch carried a record timestamp).
-pub fn batch_metrics(summary: &IngestSummary, batch_ms: f64, db_ms: f64, max_record_age_ms: Option<i64>) -> Metrics {
+/// The batch's EMF document: the summary's counts, the timings (`max_record_age_ms` when the batch carried
+/// a record timestamp) and `ledger_gap`, the offsets between the ledger's last batch of a partition and this
+/// batch's first that no batch accounted for (0 when none).
+pub fn batch_metrics(
+    summary: &IngestSummary,
+    batch_ms: f64,
+    db_ms: f64,
+    max_record_age_ms: Option<i64>,
+    ledger_gap: u64,
+) -> Metrics {
     let mut metrics = Metrics::new(METRICS.function)
         .metric("records", Unit::Count, summary.records as f64)
         .metric("stored", Unit::Count, summary.stored as f64)
@@ -59,7 +67,7 @@ pub fn batch_metrics(summary: &IngestSummary, batch_ms: f64, db_ms: f64, max_rec
     if let Some(age) = max_record_age_ms {
         metrics = metrics.metric("max_record_age_ms", Unit::Milliseconds, age as f64);
     }
-    metrics
+    metrics.metric("ledger_gap", Unit::Count, ledger_gap as f64)
 }
 
 #[cfg(test)]
@@ -68,7 +76,7 @@ mod tests {
 
     #[test]
     fn a_batch_emits_exactly_the_listed_metrics() {
-        let metrics = batch_metrics(&IngestSummary::default(), 1.0, 1.0, Some(5));
+        let metrics = batch_metrics(&IngestSummary::default(), 1.0, 1.0, Some(5), 0);
         assert_eq!(metrics.names(), METRICS.names);
         assert_eq!(metrics.function(), METRICS.function);
     }

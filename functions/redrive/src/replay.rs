@@ -6,6 +6,7 @@ use contrail_ingest::decode_batch;
 use contrail_ingest::msk::MskEvent;
 use contrail_shared::codec::{RejectReason, decode_record};
 use contrail_shared::deadletter::DeadLetter;
+use contrail_shared::ledger::LedgerSource;
 use contrail_shared::sink::{DeadLetterError, DeadLetterSink};
 use contrail_shared::storage::Store;
 use contrail_shared::time_bounds::TimeBounds;
@@ -81,7 +82,11 @@ impl<'a> Replayer<'a> {
         if let Some(f) = &self.unavailable {
             return Outcome::Failed(f.clone());
         }
-        let written = match self.store.write_snapshots(&decoded.snapshots).await {
+        // The replayed batch enters the ledger as the failure bucket's, filling the range ingest skipped.
+        for entry in &mut decoded.ledger {
+            entry.source = LedgerSource::S3;
+        }
+        let written = match self.store.write_batch(&decoded.snapshots, &decoded.ledger).await {
             Ok(w) => w,
             Err(e) => return Outcome::Failed(self.store_failed(Failure::store(&e))),
         };

@@ -18,9 +18,12 @@ pub const MAX_MESSAGES_LIMIT: u32 = 10_000;
 pub enum Source {
     Dlq,
     S3,
+    /// The ledger's audit (gaps and redeliveries per partition); replays nothing.
+    Audit,
 }
 
-/// `{"source": "dlq" | "s3", "max_messages": n, "prefix": "...", "dry_run": bool}`.
+/// `{"source": "dlq" | "s3", "max_messages": n, "prefix": "...", "dry_run": bool}`, or
+/// `{"source": "audit", "since": "RFC 3339", "topic": "...", "partitions": [n, ...]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RedriveRequest {
     pub source: Source,
@@ -31,6 +34,15 @@ pub struct RedriveRequest {
     pub prefix: String,
     #[serde(default)]
     pub dry_run: bool,
+    /// Audit only: ledger rows committed at or after this time (default: the whole ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Audit only: one topic (default: every topic in the ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Audit only: these partitions (default: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<i64>,
 }
 
 fn default_max() -> u32 {
@@ -74,7 +86,7 @@ pub fn classify(event: Value) -> Result<Invocation, RedriveError> {
             serde_json::from_value(event).map_err(|e| RedriveError::BadRequest(e.to_string()))?;
         return Ok(Invocation::OnDemand(request));
     }
-    Err(RedriveError::BadEvent("neither an SQS event nor a {\"source\": \"dlq\"|\"s3\"} request".into()))
+    Err(RedriveError::BadEvent("neither an SQS event nor a {\"source\": \"dlq\"|\"s3\"|\"audit\"} request".into()))
 }
 
 #[cfg(test)]
@@ -89,11 +101,24 @@ mod tests {
         let req = json!({"source": "s3", "prefix": "aws/", "dry_run": true});
         let Ok(Invocation::OnDemand(r)) = classify(req) else { panic!("not a request") };
         assert_eq!((r.source, r.prefix.as_str(), r.dry_run, r.limit()), (Source::S3, "aws/", true, 100));
+        let audit = json!({"source": "audit", "since": "2026-12-01T00:00:00Z", "partitions": [0, 2]});
+        let Ok(Invocation::OnDemand(r)) = classify(audit) else { panic!("not a request") };
+        assert_eq!(r.source, Source::Audit);
+        assert_eq!(r.since.map(|t| t.to_rfc3339()).as_deref(), Some("2026-12-01T00:00:00+00:00"));
+        assert_eq!(r.partitions, [0, 2]);
     }
 
     #[test]
     fn max_messages_is_kept_within_bounds() {
-        let r = |n: u32| RedriveRequest { source: Source::Dlq, max_messages: n, prefix: String::new(), dry_run: false };
+        let r = |n: u32| RedriveRequest {
+            source: Source::Dlq,
+            max_messages: n,
+            prefix: String::new(),
+            dry_run: false,
+            since: None,
+            topic: None,
+            partitions: Vec::new(),
+        };
         assert_eq!(r(0).limit(), 1);
         assert_eq!(r(25).limit(), 25);
         assert_eq!(r(1_000_000).limit(), MAX_MESSAGES_LIMIT);
@@ -108,6 +133,7 @@ mod tests {
             json!({"Records": [{"eventSource": "aws:kinesis"}]}),
             json!({"source": "kafka"}),
             json!({"source": "dlq", "max_messages": -1}),
+            json!({"source": "audit", "since": "yesterday"}),
             json!({"hello": 1}),
         ] {
             assert!(classify(ev.clone()).is_err(), "{ev}");

@@ -21,13 +21,14 @@ use chrono::{DateTime, Utc};
 use crate::config::DbConfig;
 use crate::deadletter::DeadLetter;
 use crate::domain::{FlightId, Snapshot};
+use crate::ledger::{LedgerEntry, LedgerRow};
 
 pub use batch::{Digest, content_digest};
 pub use error::StoreError;
 pub use model::{
     BBox, BoardFilter, BoardKind, CarrierStats, Flight, FlightFilter, FlightPosition, GroupStats, GroupedStats,
-    GroupedStatsFilter, HistoryEntry, HourStats, Keyset, ON_TIME_MINUTES, PositionFilter, PositionStatuses, Stats,
-    StatsFilter, StatsGrouping, StoredDeadLetter, WriteOutcome, rfc3339,
+    GroupedStatsFilter, HistoryEntry, HourStats, Keyset, LedgerFilter, ON_TIME_MINUTES, PositionFilter,
+    PositionStatuses, Stats, StatsFilter, StatsGrouping, StoredDeadLetter, WriteOutcome, rfc3339,
 };
 pub use postgres::{PgStore, RETENTION_LOCK_TIMEOUT, copy};
 #[cfg(feature = "sqlite")]
@@ -160,14 +161,42 @@ impl Store {
     /// Writes a batch in one transaction: history once per event id, current state newest-wins.
     /// Nothing of the batch is committed on error.
     pub async fn write_snapshots(&self, batch: &[Snapshot]) -> Result<WriteOutcome, StoreError> {
-        if batch.is_empty() {
-            return Ok(WriteOutcome::default());
-        }
-        dispatch!(self.write_snapshots(batch))
+        self.write_batch(batch, &[]).await
     }
 
-    /// Drops history older than `keep_from` (whole partitions on PostgreSQL); returns what was dropped
-    /// (partitions on PostgreSQL, rows on SQLite). Current state is untouched.
+    /// [`Store::write_snapshots`] with the batch's ledger rows (one per topic-partition) in the same
+    /// transaction; the outcome names the partitions whose ledger had a gap before this batch.
+    pub async fn write_batch(&self, batch: &[Snapshot], ledger: &[LedgerEntry]) -> Result<WriteOutcome, StoreError> {
+        if batch.is_empty() && ledger.is_empty() {
+            return Ok(WriteOutcome::default());
+        }
+        dispatch!(self.write_snapshots(batch, ledger))
+    }
+
+    /// Reserves consecutive offsets on partitions of the local stack's log (`local_log`): `counts` holds
+    /// (partition, how many); returns (partition, first offset reserved) for each. A partition never used
+    /// before starts at `start`. All or none, in one transaction, so concurrent processes (`up` and `replay`)
+    /// never take the same offsets, a failure takes none, and each run continues where the last ended.
+    pub async fn reserve_local_offsets(
+        &self,
+        topic: &str,
+        counts: &[(i64, i64)],
+        start: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        if counts.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self.reserve_local_offsets(topic, counts, start))
+    }
+
+    /// The ledger rows `filter` selects, by topic, partition and first offset: what an audit reads.
+    pub async fn ledger_rows(&self, filter: &LedgerFilter) -> Result<Vec<LedgerRow>, StoreError> {
+        dispatch!(self.ledger_rows(filter))
+    }
+
+    /// Drops history older than `keep_from` (whole partitions on PostgreSQL), and the ledger rows committed
+    /// before it; returns what history was dropped (partitions on PostgreSQL, rows on SQLite). Current state
+    /// is untouched.
     pub async fn drop_history_before(&self, keep_from: DateTime<Utc>) -> Result<u64, StoreError> {
         dispatch!(self.drop_history_before(keep_from))
     }

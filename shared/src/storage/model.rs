@@ -304,6 +304,63 @@ pub struct WriteOutcome {
     /// Indices in the batch of snapshots whose `event_id` is stored (or came earlier in the batch) with other
     /// content: nothing of them is written, the stored event stays. In batch order.
     pub conflicting: Vec<usize>,
+    /// Partitions whose ledger ended before this batch's first offset minus one (see [`LedgerGap`]).
+    pub ledger_gaps: Vec<crate::ledger::LedgerGap>,
+}
+
+/// Which ledger rows an audit reads: of one topic (`None`: all), of some partitions (empty: all). Always
+/// every row of them: gaps come from the whole ledger, even when the audit reports a window of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerFilter {
+    pub topic: Option<String>,
+    pub partitions: Vec<i64>,
+}
+
+/// A ledger row from its columns, as both engines read them: counts are never negative, and the checksum
+/// is 32 bytes, or the row is corrupt.
+pub(crate) fn ledger_row(
+    topic: String,
+    partition: i64,
+    (first_offset, last_offset): (i64, i64),
+    counts: [i64; 4],
+    checksum: Vec<u8>,
+    source: String,
+    committed_at: DateTime<Utc>,
+) -> Result<crate::ledger::LedgerRow, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("ledger row {topic}-{partition}@{first_offset}: {what}"));
+    let [records, stored, duplicates, dead_lettered] = counts.map(|c| u64::try_from(c).ok());
+    let (Some(records), Some(stored), Some(duplicates), Some(dead_lettered)) =
+        (records, stored, duplicates, dead_lettered)
+    else {
+        return Err(corrupt("a negative count"));
+    };
+    let checksum = checksum.as_slice().try_into().map_err(|_| corrupt("a checksum that is not 32 bytes"))?;
+    Ok(crate::ledger::LedgerRow {
+        topic,
+        partition,
+        first_offset,
+        last_offset,
+        records,
+        stored,
+        duplicates,
+        dead_lettered,
+        checksum,
+        source,
+        committed_at,
+    })
+}
+
+/// The first offset of each reservation (partition, count) from the partitions' next offsets after it.
+pub(crate) fn first_offsets(counts: &[(i64, i64)], next: &[(i64, i64)]) -> Result<Vec<(i64, i64)>, StoreError> {
+    counts
+        .iter()
+        .map(|&(partition, count)| {
+            next.iter()
+                .find(|(p, _)| *p == partition)
+                .map(|&(_, n)| (partition, n - count))
+                .ok_or_else(|| StoreError::Corrupt(format!("no local log offset came back for partition {partition}")))
+        })
+        .collect()
 }
 
 /// Parses a code column (carrier, number, airport, status) as its domain type: stored text that the

@@ -297,3 +297,28 @@ pub fn exchange(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<(u1
         Ok((status, hdrs, body))
     })
 }
+
+/// The sum of the offsets `group` committed on partitions `0..partitions` of `topic` (0 where none).
+#[cfg(feature = "kafka")]
+pub fn committed_offsets(brokers: &str, topic: &str, group: &str, partitions: i32) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let total = {
+        let committed = consumer.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+        let sum = committed.elements().iter().map(|e| e.offset().to_raw().unwrap_or(0).max(0)).sum();
+        // Dropped before the consumer (a consumer dropped while a committed list lives hangs).
+        drop(committed);
+        sum
+    };
+    drop(consumer);
+    total
+}

@@ -60,3 +60,24 @@ async fn the_failure_record_sample_holds_a_batch_with_one_poison_record() {
     assert_eq!((counts.records, counts.stored, counts.dead_lettered), (3, 2, 1));
     assert_eq!(common::status(&store).await.as_deref(), Some("departed"));
 }
+
+#[tokio::test]
+async fn a_replayed_failure_record_enters_the_ledger_and_the_audit_sample_answers_it() {
+    let db = contrail_testkit::store::sqlite().await;
+    let store = db.store.clone();
+    let record = contrail_redrive::failure_record::parse_failure_record(common::event_file_text().as_bytes()).unwrap();
+    let mut replayer = contrail_redrive::replay::Replayer::new(&store, false);
+    replayer.batch(&record.event, &DeadLetterSink::Store(store.clone())).await;
+    let rows = store.ledger_rows(&Default::default()).await.unwrap();
+    let got: Vec<_> = rows.iter().map(|r| (r.source.as_str(), r.records, r.stored, r.dead_lettered)).collect();
+    assert_eq!(got, [("s3", 3, 2, 1)]);
+
+    let state = contrail_redrive::State::new(store.clone(), DeadLetterSink::Store(store.clone()));
+    let request: Value = serde_json::from_str(&event_file("redrive-audit.json")).unwrap();
+    let report = handle(&state, request).await.unwrap();
+    assert_eq!((report["consistent"].clone(), report["gap_offsets"].clone()), (json!(true), json!(0)), "{report}");
+    let partitions = report["partitions"].as_array().unwrap();
+    assert_eq!(partitions.len(), 1, "{report}");
+    assert_eq!((partitions[0]["records"].as_u64(), partitions[0]["batches"].as_u64()), (Some(3), Some(1)));
+    assert!(partitions[0].get("kafka").is_none(), "the function cannot read the topic: {report}");
+}

@@ -4,6 +4,7 @@
 //! `read.rs` holds this engine's side of them.
 
 pub mod copy;
+mod ledger;
 mod read;
 mod retention;
 mod write;

@@ -70,7 +70,10 @@ impl PgStore {
                 .execute(&mut *conn)
                 .await
             {
-                Ok(_) => drop_partitions_before(&mut conn, keep_from).await,
+                Ok(_) => match drop_partitions_before(&mut conn, keep_from).await {
+                    Ok(dropped) => drop_ledger_before(&mut conn, keep_from).await.map(|()| dropped),
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e.into()),
             };
         // The pooled session must not keep the timeout; if it cannot be reset, it is not reused.
@@ -116,6 +119,14 @@ async fn drop_partitions_before(conn: &mut PgConnection, keep_from: DateTime<Utc
         dropped += 1;
     }
     Ok(dropped)
+}
+
+/// The ledger rows committed before `keep_from` go with the history they account for.
+async fn drop_ledger_before(conn: &mut PgConnection, keep_from: DateTime<Utc>) -> Result<(), StoreError> {
+    let done =
+        sqlx::query("DELETE FROM ingest_ledger WHERE committed_at < $1").bind(keep_from).execute(&mut *conn).await?;
+    tracing::info!(rows = done.rows_affected(), "dropped ledger rows past retention");
+    Ok(())
 }
 
 async fn execute(conn: &mut PgConnection, statement: String) -> Result<(), StoreError> {

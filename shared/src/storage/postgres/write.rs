@@ -6,9 +6,10 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use super::{PgStore, copy};
+use super::{PgStore, copy, ledger};
 use crate::deadletter::DeadLetter;
 use crate::domain::{FlightId, Snapshot};
+use crate::ledger::LedgerEntry;
 use crate::storage::batch::{
     Distinct, OrderKey, StoredId, conflicting, count_superseded, distinct_events, flights_with_several,
     newest_per_flight,
@@ -74,12 +75,16 @@ const UNIQUE_VIOLATION: &str = "23505";
 const MAX_ATTEMPTS: u32 = 3;
 
 impl PgStore {
-    pub(crate) async fn write_snapshots(&self, batch: &[Snapshot]) -> Result<WriteOutcome, StoreError> {
+    pub(crate) async fn write_snapshots(
+        &self,
+        batch: &[Snapshot],
+        ledger: &[LedgerEntry],
+    ) -> Result<WriteOutcome, StoreError> {
         let distinct = distinct_events(batch);
         let mut attempt = 1;
         loop {
             self.ensure_partitions(&distinct.rows).await?;
-            match self.write_rows(batch, &distinct).await {
+            match self.write_rows(batch, &distinct, ledger).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(StoreError::Query(sqlx::Error::Database(e))) if attempt < MAX_ATTEMPTS => {
                     match e.code().as_deref() {
@@ -96,8 +101,13 @@ impl PgStore {
         }
     }
 
-    /// Writes the batch's distinct events (sorted by id) in one transaction.
-    async fn write_rows(&self, batch: &[Snapshot], distinct: &Distinct<'_>) -> Result<WriteOutcome, StoreError> {
+    /// Writes the batch's distinct events (sorted by id) and its ledger rows in one transaction.
+    async fn write_rows(
+        &self,
+        batch: &[Snapshot],
+        distinct: &Distinct<'_>,
+        ledger: &[LedgerEntry],
+    ) -> Result<WriteOutcome, StoreError> {
         let ids: Vec<&str> = distinct.rows.iter().map(|(_, s)| s.event_id()).collect();
         let mut tx = self.pool.begin().await?;
         let found: Vec<(String, Option<Vec<u8>>)> =
@@ -112,9 +122,10 @@ impl PgStore {
         };
         let conflicting = conflicting(batch, distinct, &stored);
         if new.is_empty() {
+            let ledger_gaps = ledger::write(&mut tx, ledger, &[], &conflicting).await?;
             tx.commit().await?;
             let duplicates = batch.len() as u64 - conflicting.len() as u64;
-            return Ok(WriteOutcome { stored: 0, duplicates, superseded: 0, conflicting });
+            return Ok(WriteOutcome { stored: 0, duplicates, superseded: 0, conflicting, ledger_gaps });
         }
         // Only new events move current state: a duplicate changes nothing, whatever it carries. The state
         // rows are made ready while the server writes the last part of the history.
@@ -161,6 +172,9 @@ impl PgStore {
             let written: Vec<String> = q.fetch_all(&mut *tx).await?;
             applied.extend(written);
         }
+        let mut new_indices: Vec<usize> = new.iter().map(|(i, _)| *i).collect();
+        new_indices.sort_unstable();
+        let ledger_gaps = ledger::write(&mut tx, ledger, &new_indices, &conflicting).await?;
         tx.commit().await?;
         let stored = new.len() as u64;
         Ok(WriteOutcome {
@@ -168,6 +182,7 @@ impl PgStore {
             duplicates: batch.len() as u64 - stored - conflicting.len() as u64,
             superseded: count_superseded(&new, &stored_keys, &applied),
             conflicting,
+            ledger_gaps,
         })
     }
 

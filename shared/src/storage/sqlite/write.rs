@@ -13,11 +13,12 @@ use sqlx::sqlite::SqliteArguments;
 use super::{DATE_FORMAT, SqliteStore, from_micros};
 use crate::deadletter::DeadLetter;
 use crate::domain::Snapshot;
+use crate::ledger::{LedgerEntry, LedgerGap, LedgerRow, gap_before};
 use crate::storage::batch::{
     OrderKey, StoredId, conflicting, count_superseded, distinct_events, flights_with_several, newest_per_flight,
     payload_and_digest,
 };
-use crate::storage::{StoreError, StoredDeadLetter, WriteOutcome, state};
+use crate::storage::{LedgerFilter, StoreError, StoredDeadLetter, WriteOutcome, model, state};
 
 /// The primary key is `event_id` alone, so an id stored under any time is a duplicate.
 const INSERT_HISTORY: &str = "INSERT INTO flight_events \
@@ -40,6 +41,26 @@ static UPSERT_STATE: LazyLock<String> = LazyLock::new(|| {
         state::conflict_clause("flights")
     )
 });
+
+/// A partition's highest ledger offset before this batch.
+const LAST_OFFSET: &str = "SELECT max(last_offset) FROM ingest_ledger WHERE topic = ?1 AND kafka_partition = ?2";
+
+const INSERT_LEDGER: &str = "INSERT INTO ingest_ledger \
+     (topic, kafka_partition, first_offset, last_offset, records, stored, duplicates, dead_lettered, checksum, source, \
+     committed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+const SELECT_LEDGER: &str = "SELECT topic, kafka_partition, first_offset, last_offset, records, stored, duplicates, \
+     dead_lettered, checksum, source, committed_at FROM ingest_ledger \
+     WHERE (?1 IS NULL OR topic = ?1) \
+     AND (?2 = '[]' OR kafka_partition IN (SELECT value FROM json_each(?2))) \
+     ORDER BY topic, kafka_partition, first_offset, id";
+
+/// Takes `?3` offsets of a partition of the local log: a new partition starts at `?4`.
+const RESERVE_LOCAL_OFFSETS: &str = "INSERT INTO local_log (topic, kafka_partition, next_offset) VALUES (?1, ?2, ?4 + ?3) \
+     ON CONFLICT (topic, kafka_partition) DO UPDATE SET next_offset = local_log.next_offset + ?3 \
+     RETURNING next_offset - ?3";
+
+type LedgerColumns = (String, i64, i64, i64, i64, i64, i64, i64, Vec<u8>, String, i64);
 
 const INSERT_DEAD_LETTER: &str = "INSERT INTO dead_letters \
      (topic, kafka_partition, kafka_offset, reason, letter, dead_lettered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
@@ -83,7 +104,11 @@ impl<'a> state::Sink<'a> for StateBinds {
 }
 
 impl SqliteStore {
-    pub(crate) async fn write_snapshots(&self, batch: &[Snapshot]) -> Result<WriteOutcome, StoreError> {
+    pub(crate) async fn write_snapshots(
+        &self,
+        batch: &[Snapshot],
+        ledger: &[LedgerEntry],
+    ) -> Result<WriteOutcome, StoreError> {
         let distinct = distinct_events(batch);
         let received_at = Utc::now().timestamp_micros();
         // IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of deadlocking.
@@ -136,6 +161,9 @@ impl SqliteStore {
                 applied.insert(id.as_str().to_owned());
             }
         }
+        let mut new_indices: Vec<usize> = new_rows.iter().map(|(i, _)| *i).collect();
+        new_indices.sort_unstable();
+        let ledger_gaps = write_ledger(&mut tx, ledger, &new_indices, &conflicting).await?;
         tx.commit().await?;
         let stored = new.len() as u64;
         Ok(WriteOutcome {
@@ -143,14 +171,63 @@ impl SqliteStore {
             duplicates: batch.len() as u64 - stored - conflicting.len() as u64,
             superseded: count_superseded(&new_rows, &stored_keys, &applied),
             conflicting,
+            ledger_gaps,
         })
     }
 
+    pub(crate) async fn reserve_local_offsets(
+        &self,
+        topic: &str,
+        counts: &[(i64, i64)],
+        start: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut firsts = Vec::with_capacity(counts.len());
+        for &(partition, count) in counts {
+            let first: i64 = sqlx::query_scalar(RESERVE_LOCAL_OFFSETS)
+                .bind(topic)
+                .bind(partition)
+                .bind(count)
+                .bind(start)
+                .fetch_one(&mut *tx)
+                .await?;
+            firsts.push((partition, first));
+        }
+        tx.commit().await?;
+        Ok(firsts)
+    }
+
+    pub(crate) async fn ledger_rows(&self, filter: &LedgerFilter) -> Result<Vec<LedgerRow>, StoreError> {
+        let partitions = serde_json::to_string(&filter.partitions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows: Vec<LedgerColumns> =
+            sqlx::query_as(SELECT_LEDGER).bind(filter.topic.as_deref()).bind(partitions).fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|(topic, partition, first, last, records, stored, duplicates, dead, checksum, source, at)| {
+                let at = from_micros(at)?;
+                model::ledger_row(
+                    topic,
+                    partition,
+                    (first, last),
+                    [records, stored, duplicates, dead],
+                    checksum,
+                    source,
+                    at,
+                )
+            })
+            .collect()
+    }
+
     pub(crate) async fn drop_history_before(&self, keep_from: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query("DELETE FROM flight_events WHERE event_time < ?1")
             .bind(keep_from.timestamp_micros())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM ingest_ledger WHERE committed_at < ?1")
+            .bind(keep_from.timestamp_micros())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
@@ -196,4 +273,37 @@ impl SqliteStore {
             .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Writes the batch's ledger rows inside `tx` and returns the partitions it finds a gap before (see the
+/// PostgreSQL engine's `ledger::write`).
+async fn write_ledger(
+    tx: &mut sqlx::SqliteConnection,
+    entries: &[LedgerEntry],
+    new: &[usize],
+    conflicting: &[usize],
+) -> Result<Vec<LedgerGap>, StoreError> {
+    let mut gaps = Vec::new();
+    let committed_at = Utc::now().timestamp_micros();
+    for e in entries {
+        let before: Option<i64> =
+            sqlx::query_scalar(LAST_OFFSET).bind(&e.topic).bind(e.partition).fetch_one(&mut *tx).await?;
+        gaps.extend(gap_before(e, before));
+        let (stored, duplicates, dead_lettered) = e.counts(new, conflicting);
+        sqlx::query(INSERT_LEDGER)
+            .bind(&e.topic)
+            .bind(e.partition)
+            .bind(e.first_offset)
+            .bind(e.last_offset)
+            .bind(e.records as i64)
+            .bind(stored as i64)
+            .bind(duplicates as i64)
+            .bind(dead_lettered as i64)
+            .bind(e.checksum.as_slice())
+            .bind(e.source.as_str())
+            .bind(committed_at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(gaps)
 }
