@@ -406,7 +406,8 @@ async fn redrive(args: RedriveArgs) -> anyhow::Result<()> {
 async fn audit(args: AuditArgs) -> anyhow::Result<()> {
     require_kafka(args.kafka.is_some())?;
     // Read only: no migration and no retention, which would drop ledger rows before they are audited.
-    let settings = Settings::load(args.db.database_url)?;
+    let mut settings = Settings::load(args.db.database_url)?;
+    settings.db.create_if_missing = false;
     let store = crate::functions::open_store(&settings.db, &settings.database()).await?;
     let filter =
         contrail_shared::storage::LedgerFilter { topic: Some(args.topic.clone()), partitions: args.partitions.clone() };

@@ -20,6 +20,14 @@ use crate::functions::{Functions, IngestCounts};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What every client of the local stack shares: the brokers, and librdkafka's own log limited to errors (its
+/// warnings about a broker coming and going would drown the stack's lines).
+fn client(brokers: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers).set("log_level", "3");
+    config
+}
+
 /// What a consumer run did, for the closing line.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ConsumeStats {
@@ -37,15 +45,13 @@ pub async fn consume(
     mut shutdown: watch::Receiver<bool>,
     on_batch: impl Fn(&IngestCounts),
 ) -> anyhow::Result<ConsumeStats> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let consumer: StreamConsumer = client(brokers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
         .set("session.timeout.ms", "10000")
-        .set("log_level", "3")
         .create()
         .context("creating the Kafka consumer")?;
     check_reachable(&consumer, brokers, topic).await?;
@@ -140,11 +146,9 @@ async fn check_reachable<C: Consumer + Send + Sync + 'static>(
 
 /// A producer for `replay --kafka`, checked against the broker before use.
 pub async fn producer(brokers: &str, topic: &str) -> anyhow::Result<FutureProducer> {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let producer: FutureProducer = client(brokers)
         .set("message.timeout.ms", "30000")
         .set("linger.ms", "5")
-        .set("log_level", "3")
         .create()
         .context("creating the Kafka producer")?;
     let checked = tokio::task::block_in_place(|| producer.client().fetch_metadata(Some(topic), CONNECT_TIMEOUT));
@@ -214,14 +218,12 @@ fn read_topic_blocking(
     use rdkafka::consumer::BaseConsumer;
     use rdkafka::error::KafkaError;
 
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let consumer: BaseConsumer = client(brokers)
         .set("group.id", "contrail-audit")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         // Retention moving the low watermark after it was read must fail the audit, not skip to the end.
         .set("auto.offset.reset", "error")
-        .set("log_level", "3")
         .create()
         .context("creating the Kafka consumer")?;
     let metadata = consumer

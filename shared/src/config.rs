@@ -192,6 +192,9 @@ pub struct DbConfig {
     /// Whether opening the store starts its first connection in the background, so that it is made while the
     /// runtime asks for the first event rather than inside the first request (the store opens lazily either way).
     pub connect_on_start: bool,
+    /// Whether an SQLite store may create its file (and directory) when it is missing: a first local run
+    /// should just work, but a read-only command given a mistyped path must say so, not audit an empty file.
+    pub create_if_missing: bool,
 }
 
 impl DbConfig {
@@ -224,6 +227,7 @@ impl DbConfig {
             connect_timeout: Duration::from_secs(5),
             migrate_on_start: false,
             connect_on_start: false,
+            create_if_missing: true,
         }
     }
 
@@ -282,6 +286,7 @@ impl DbConfig {
             connect_timeout: Duration::from_millis(env.parse_var("DB_CONNECT_TIMEOUT_MS", 5_000u64)?),
             migrate_on_start: env.bool_var("DB_MIGRATE_ON_START", false)?,
             connect_on_start: env.bool_var("DB_CONNECT_ON_START", false)?,
+            create_if_missing: true,
         })
     }
 

@@ -139,32 +139,35 @@ fn span(v: &Value) -> (i64, i64) {
     (v["first_offset"].as_i64().unwrap(), v["last_offset"].as_i64().unwrap())
 }
 
-fn sqlite(dir: &std::path::Path, statements: &[String]) {
+/// Runs `work` on the stack's SQLite database in `dir`.
+fn with_db<T>(dir: &std::path::Path, work: impl AsyncFnOnce(&sqlx::SqlitePool) -> T) -> T {
     let url = format!("sqlite://{}", dir.join(".contrail/contrail.db").display());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        for s in statements {
-            sqlx::query(sqlx::AssertSqlSafe(s.clone())).execute(&pool).await.unwrap();
-        }
+        let out = work(&pool).await;
         pool.close().await;
-    });
+        out
+    })
+}
+
+fn sqlite(dir: &std::path::Path, statements: &[String]) {
+    with_db(dir, async |pool| {
+        for s in statements {
+            sqlx::query(sqlx::AssertSqlSafe(s.clone())).execute(pool).await.unwrap();
+        }
+    })
 }
 
 fn ledger_rows(dir: &std::path::Path, partition: i64) -> Vec<(i64, i64)> {
-    let url = format!("sqlite://{}", dir.join(".contrail/contrail.db").display());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        let rows = sqlx::query_as(
+    with_db(dir, async |pool| {
+        sqlx::query_as(
             "SELECT first_offset, last_offset FROM ingest_ledger WHERE kafka_partition = ?1 ORDER BY first_offset, id",
         )
         .bind(partition)
-        .fetch_all(&pool)
+        .fetch_all(pool)
         .await
-        .unwrap();
-        pool.close().await;
-        rows
+        .unwrap()
     })
 }
 

@@ -298,6 +298,18 @@ fn an_unreachable_database_is_a_one_line_error() {
     assert!(err.starts_with("error: database") && err.contains("unreachable"), "{err}");
 }
 
+/// The audit only reads: a mistyped SQLite path is an error naming it, not an empty database that audits clean.
+#[test]
+fn an_audit_of_a_database_that_is_not_there_fails_and_creates_nothing() {
+    let dir = workdir();
+    let out = run(dir.path(), &["audit", "--database-url", "sqlite://elsewhere/contrail.db"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: ") && err.contains("sqlite://elsewhere/contrail.db"), "{err}");
+    assert!(!dir.path().join("elsewhere").exists(), "the audit created the database's directory");
+}
+
 #[test]
 fn migrate_creates_the_local_database_and_reports_it() {
     let dir = workdir();
@@ -319,6 +331,7 @@ fn every_command_has_help() {
         vec!["migrate", "--help"],
         vec!["dlq", "list", "--help"],
         vec!["redrive", "--help"],
+        vec!["audit", "--help"],
     ] {
         let out = run(dir.path(), &cmd);
         assert!(out.status.success(), "{cmd:?}");

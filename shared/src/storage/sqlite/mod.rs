@@ -57,12 +57,12 @@ impl SqliteStore {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::config("DATABASE_URL is not a usable SQLite URL", e))?
-            .create_if_missing(true)
+            .create_if_missing(config.create_if_missing)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        if !in_memory {
+        if !in_memory && config.create_if_missing {
             // SQLite creates the file but not its directory; a first run should just work.
             if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
