@@ -19,7 +19,6 @@ use contrail_testkit::flight::FlightEvent;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::{Value, json};
 
@@ -118,15 +117,6 @@ fn committed_total(brokers: &str) -> i64 {
     committed_offsets(brokers, TOPIC, GROUP, 3)
 }
 
-/// `contrail audit` with `args`: its exit success and one JSON object per partition.
-fn audit(dir: &std::path::Path, args: &[&str]) -> (bool, Vec<Value>, String) {
-    let mut all = vec!["audit", "--json"];
-    all.extend_from_slice(args);
-    let out = run(dir, &all);
-    let partitions = stdout(&out).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
-    (out.status.success(), partitions, stderr(&out))
-}
-
 /// `contrail invoke ingest` on `event`, written to `name` in `dir`; it must succeed.
 fn invoke_ingest(dir: &std::path::Path, name: &str, event: &MskEvent) {
     let file = dir.join(name);
@@ -173,9 +163,7 @@ fn ledger_rows(dir: &std::path::Path, partition: i64) -> Vec<(i64, i64)> {
 
 #[test]
 fn every_offset_is_accounted_for_through_a_crash_and_loss_made_on_purpose_is_named_exactly() {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    cluster.create_topic(TOPIC, 3, 1).expect("topic");
-    let brokers = cluster.bootstrap_servers();
+    let (_cluster, brokers) = mock_topic(TOPIC);
     let dir = workdir();
     let records = feed();
     let placed = produce(&brokers, &records);
@@ -202,7 +190,7 @@ fn every_offset_is_accounted_for_through_a_crash_and_loss_made_on_purpose_is_nam
     eventually(180, "every record committed", || (committed_total(&brokers) == RECORDS as i64).then_some(()));
     stack.stop();
 
-    let (ok, partitions, err) = audit(dir.path(), &["--kafka", &brokers]);
+    let (ok, partitions, err) = audit_json(dir.path(), &["--kafka", &brokers]);
     assert!(ok, "the audit after the crash: {err}\n{partitions:#?}");
     assert_eq!(partitions.len(), 3, "{partitions:#?}");
     let mut produced = 0;
@@ -228,7 +216,7 @@ fn every_offset_is_accounted_for_through_a_crash_and_loss_made_on_purpose_is_nam
             MskRecord::new(TOPIC, i64::from(*p), *o, 1_763_622_000_000, Some(r.key.as_bytes()), value)
         });
     invoke_ingest(dir.path(), "redelivered.json", &MskEvent::self_managed(brokers.as_str(), again));
-    let (ok, partitions, err) = audit(dir.path(), &["--kafka", &brokers, "--partition", "2"]);
+    let (ok, partitions, err) = audit_json(dir.path(), &["--kafka", &brokers, "--partition", "2"]);
     assert!(ok, "a redelivery is not an error: {err}\n{partitions:#?}");
     let redelivered: Vec<(i64, i64)> = partitions[0]["redelivered"].as_array().unwrap().iter().map(span).collect();
     assert!(redelivered.iter().any(|&(f, l)| f <= 10 && l >= 30), "{redelivered:?}");
@@ -285,7 +273,7 @@ fn every_offset_is_accounted_for_through_a_crash_and_loss_made_on_purpose_is_nam
     });
     invoke_ingest(dir.path(), "skipped.json", &MskEvent::self_managed(brokers.as_str(), batch));
 
-    let (ok, partitions, err) = audit(dir.path(), &["--kafka", &brokers]);
+    let (ok, partitions, err) = audit_json(dir.path(), &["--kafka", &brokers]);
     assert!(!ok, "the audit must fail: {partitions:#?}");
     assert!(err.contains("audit failed: 1 gap(s) and 1 mismatch(es)"), "{err}");
     let by_partition = |n: i64| partitions.iter().find(|p| p["partition"] == n).unwrap_or_else(|| panic!("{n}"));
@@ -304,7 +292,7 @@ fn every_offset_is_accounted_for_through_a_crash_and_loss_made_on_purpose_is_nam
 
     // The ledger alone (what the redrive function can answer in AWS) sees the deleted range, not the
     // record the batch skipped.
-    let (ok, partitions, _) = audit(dir.path(), &["--partition", "1", "--partition", "0"]);
+    let (ok, partitions, _) = audit_json(dir.path(), &["--partition", "1", "--partition", "0"]);
     assert!(!ok);
     let gaps: Vec<(i64, Vec<(i64, i64)>)> = partitions
         .iter()

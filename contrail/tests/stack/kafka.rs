@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use crate::common::*;
-use rdkafka::mocking::MockCluster;
 use serde_json::Value;
 
 const TOPIC: &str = "flight-data";
@@ -33,9 +32,7 @@ fn fed_records(closing: &str) -> u64 {
 
 #[test]
 fn kafka_consumer_commits_after_ingest_and_resumes_without_loss_or_duplication() {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    cluster.create_topic(TOPIC, 3, 1).expect("topic");
-    let brokers = cluster.bootstrap_servers();
+    let (_cluster, brokers) = mock_topic(TOPIC);
     let dir = workdir();
     let fx = fixture();
     let (first, second) = fx.lines.split_at(9);
@@ -92,9 +89,7 @@ fn a_failing_batch_is_retried_and_its_offsets_are_not_committed_until_it_stores(
         }
     };
     let url = server.url("postgres");
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    cluster.create_topic(TOPIC, 3, 1).expect("topic");
-    let brokers = cluster.bootstrap_servers();
+    let (_cluster, brokers) = mock_topic(TOPIC);
     let dir = workdir();
     let fx = fixture();
     let kafka_args = [

@@ -344,12 +344,7 @@ fn every_command_has_help() {
 #[test]
 fn runs_of_up_and_a_replay_leave_a_ledger_without_gaps() {
     let dir = workdir();
-    let audited = |dir: &Path| {
-        let out = run(dir, &["audit", "--json"]);
-        let partitions: Vec<Value> =
-            stdout(&out).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
-        (out.status.success(), partitions, stderr(&out))
-    };
+    let audited = |dir: &Path| audit_json(dir, &[]);
     let records = |partitions: &[Value]| partitions.iter().map(|p| p["records"].as_u64().unwrap()).sum::<u64>();
     let mut seen = 0;
     for _ in 0..2 {

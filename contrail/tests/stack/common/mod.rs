@@ -298,6 +298,27 @@ pub fn exchange(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<(u1
     })
 }
 
+/// A one-broker mock cluster (librdkafka's, in this process) holding `topic` with 3 partitions, and its
+/// bootstrap servers; the cluster lives as long as the value.
+#[cfg(feature = "kafka")]
+pub fn mock_topic(
+    topic: &str,
+) -> (rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>, String) {
+    let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic(topic, 3, 1).expect("topic");
+    let brokers = cluster.bootstrap_servers();
+    (cluster, brokers)
+}
+
+/// `contrail audit --json` with `args` in `dir`: its exit success, one JSON object per partition, and stderr.
+pub fn audit_json(dir: &Path, args: &[&str]) -> (bool, Vec<Value>, String) {
+    let mut all = vec!["audit", "--json"];
+    all.extend_from_slice(args);
+    let out = run(dir, &all);
+    let partitions = stdout(&out).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    (out.status.success(), partitions, stderr(&out))
+}
+
 /// The sum of the offsets `group` committed on partitions `0..partitions` of `topic` (0 where none).
 #[cfg(feature = "kafka")]
 pub fn committed_offsets(brokers: &str, topic: &str, group: &str, partitions: i32) -> i64 {
