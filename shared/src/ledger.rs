@@ -330,18 +330,19 @@ fn audit_partition(
     let from_start = since.is_none();
     let rows: Vec<&LedgerRow> = all.iter().copied().filter(|r| since.is_none_or(|s| r.committed_at >= s)).collect();
     let (covered, redelivered) = merge(&rows);
-    // The holes of the whole ledger, from the lowest offset the window covers (none without a row in it).
+    // The holes of the whole ledger that end at or above the lowest offset the window covers (none without a
+    // row in it), each whole: the hole a failed batch leaves just below the window's first batch is the one
+    // the ingest function's `ledger_gap` reported. Holes wholly below the window are an earlier audit's.
     let window_start = match since {
         None => i64::MIN,
         Some(_) => rows.iter().map(|r| r.first_offset).min().unwrap_or(i64::MAX),
     };
     let whole = if from_start { covered.clone() } else { merge(all).0 };
+    let ledger_end = whole.last().map(|s| s.last_offset);
     let mut holes: Vec<OffsetSpan> = whole
         .windows(2)
-        .map(|w| OffsetSpan {
-            first_offset: (w[0].last_offset + 1).max(window_start),
-            last_offset: w[1].first_offset - 1,
-        })
+        .filter(|w| w[1].first_offset >= window_start)
+        .map(|w| OffsetSpan { first_offset: w[0].last_offset + 1, last_offset: w[1].first_offset - 1 })
         .filter(|hole| !hole.is_empty())
         .collect();
     let mut audit = PartitionAudit {
@@ -382,8 +383,9 @@ fn audit_partition(
         compacted: 0,
         pending: 0,
     };
-    check.pending = match audit.covered.last() {
-        Some(last) => offsets.iter().filter(|o| **o > last.last_offset).count() as u64,
+    // Past the whole ledger, not the window: a window of only an old replay leaves nothing newer pending.
+    check.pending = match ledger_end {
+        Some(last) => offsets.iter().filter(|o| **o > last).count() as u64,
         // Nothing consumed yet: from the start, every record is a gap; since a time, it is all lag.
         None if from_start => 0,
         None => offsets.len() as u64,
@@ -616,6 +618,38 @@ mod tests {
         // A window with no row of the partition reports nothing missing.
         let [c] = audit(&rows, None, Some(at(500))).try_into().unwrap();
         assert!(c.is_consistent() && c.batches == 0, "{c:?}");
+    }
+
+    #[test]
+    fn since_a_time_the_hole_a_failed_batch_left_just_before_the_window_is_a_gap() {
+        let at = |secs| DateTime::from_timestamp(secs, 0).unwrap();
+        let committed = |mut r: LedgerRow, secs| {
+            r.committed_at = at(secs);
+            r
+        };
+        // Before `since`: 0..=399 and 500..=899 (400..=499, an older hole, is an earlier audit's). After it,
+        // 900..=999 failed to the bucket and 1000..=1099 committed: the batch whose `ledger_gap` sent the
+        // operator here.
+        let rows = [
+            committed(row(0, 399, 400), 10),
+            committed(row(500, 899, 400), 20),
+            committed(row(1_000, 1_099, 100), 130),
+        ];
+        let [a] = audit(&rows, None, Some(at(100))).try_into().unwrap();
+        assert_eq!(a.gaps, [span(900, 999)], "{a:?}");
+        let side = topic(0..1_100, 0, 1_100);
+        let [b] = audit(&rows, Some(&side), Some(at(100))).try_into().unwrap();
+        assert_eq!(b.gaps, [span(900, 999)], "{b:?}");
+        // The topic's records are all accounted for by the ledger: none is pending.
+        assert_eq!(b.kafka.as_ref().map(|k| k.pending), Some(0), "{b:?}");
+        // A window of only an old replay: nothing past the whole ledger is pending either.
+        let mut replayed = rows.to_vec();
+        replayed.pop();
+        replayed.push(committed(row(400, 499, 100), 140));
+        let side = topic(0..900, 0, 900);
+        let [c] = audit(&replayed, Some(&side), Some(at(100))).try_into().unwrap();
+        assert!(c.is_consistent(), "{c:?}");
+        assert_eq!(c.kafka.as_ref().map(|k| k.pending), Some(0), "{c:?}");
     }
 
     #[test]

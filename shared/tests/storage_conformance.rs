@@ -953,6 +953,29 @@ async fn retention_drops_the_ledger_rows_committed_before_the_horizon() {
 }
 
 #[tokio::test]
+async fn retention_keeps_the_ledger_rows_above_a_late_replay_so_it_opens_no_gap() {
+    for db in engines().await {
+        // Partition 0: 0..=99 and 200..=1499 commit, 100..=199 failed to the bucket; partition 1: one row.
+        db.store.write_batch(&[], &[entry(0, 0, 100, 0..0), entry(1, 0, 10, 0..0)]).await.unwrap();
+        db.store.write_batch(&[], &[entry(0, 200, 1_300, 0..0)]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let horizon = Utc::now();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Long after, the replay of 100..=199 from the bucket.
+        let mut replay = entry(0, 100, 100, 0..0);
+        replay.source = LedgerSource::S3;
+        db.store.write_batch(&[], &[replay]).await.unwrap();
+
+        db.store.drop_history_before(horizon).await.unwrap();
+        let kept = db.count("SELECT count(*) FROM ingest_ledger").await;
+        let kept_from = db.count("SELECT min(first_offset) FROM ingest_ledger").await;
+        let above = db.count("SELECT count(*) FROM ingest_ledger WHERE first_offset = 200").await;
+        // 0..=99 and partition 1 go; 200..=1499 stays with the replay below it.
+        assert_eq!((kept, kept_from, above), (2, 100, 1), "{}", db.name());
+    }
+}
+
+#[tokio::test]
 async fn the_local_log_reserves_offsets_atomically_and_continues_where_it_ended() {
     for db in engines().await {
         let first = db.store.reserve_local_offsets("flight-data", &[(0, 10)], 1_000).await.unwrap();

@@ -121,13 +121,26 @@ async fn drop_partitions_before(conn: &mut PgConnection, keep_from: DateTime<Utc
     Ok(dropped)
 }
 
-/// The ledger rows committed before `keep_from` go with the history they account for.
+/// The ledger rows committed before `keep_from` go with the history they account for, but only as a prefix of
+/// their partition: a row above a range kept (a late replay from the failure bucket) stays, or the audit would
+/// see a gap between the replay and the next rows kept.
 async fn drop_ledger_before(conn: &mut PgConnection, keep_from: DateTime<Utc>) -> Result<(), StoreError> {
-    let done =
-        sqlx::query("DELETE FROM ingest_ledger WHERE committed_at < $1").bind(keep_from).execute(&mut *conn).await?;
+    let done = sqlx::query(DROP_LEDGER_BEFORE).bind(keep_from).execute(&mut *conn).await?;
     tracing::info!(rows = done.rows_affected(), "dropped ledger rows past retention");
     Ok(())
 }
+
+const DROP_LEDGER_BEFORE: &str = r#"
+WITH kept AS (
+    SELECT topic, kafka_partition, min(first_offset) AS first_offset
+    FROM ingest_ledger WHERE committed_at >= $1 GROUP BY topic, kafka_partition
+)
+DELETE FROM ingest_ledger
+WHERE committed_at < $1
+  AND NOT EXISTS (SELECT 1 FROM kept k
+                  WHERE k.topic = ingest_ledger.topic AND k.kafka_partition = ingest_ledger.kafka_partition
+                    AND ingest_ledger.last_offset >= k.first_offset)
+"#;
 
 async fn execute(conn: &mut PgConnection, statement: String) -> Result<(), StoreError> {
     sqlx::query(AssertSqlSafe(statement)).execute(&mut *conn).await?;

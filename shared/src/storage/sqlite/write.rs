@@ -43,6 +43,12 @@ static UPSERT_STATE: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// A partition's highest ledger offset before this batch.
+const DROP_LEDGER_BEFORE: &str = "WITH kept AS (\
+     SELECT topic, kafka_partition, min(first_offset) AS first_offset \
+     FROM ingest_ledger WHERE committed_at >= ?1 GROUP BY topic, kafka_partition) \
+     DELETE FROM ingest_ledger WHERE committed_at < ?1 AND NOT EXISTS (SELECT 1 FROM kept k \
+     WHERE k.topic = ingest_ledger.topic AND k.kafka_partition = ingest_ledger.kafka_partition \
+     AND ingest_ledger.last_offset >= k.first_offset)";
 const LAST_OFFSET: &str = "SELECT max(last_offset) FROM ingest_ledger WHERE topic = ?1 AND kafka_partition = ?2";
 
 const INSERT_LEDGER: &str = "INSERT INTO ingest_ledger \
@@ -223,10 +229,9 @@ impl SqliteStore {
             .bind(keep_from.timestamp_micros())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM ingest_ledger WHERE committed_at < ?1")
-            .bind(keep_from.timestamp_micros())
-            .execute(&mut *tx)
-            .await?;
+        // A prefix of each partition only, as on PostgreSQL (`drop_ledger_before`): a row above a late replay
+        // that is kept stays, or the audit would see a gap after the replay.
+        sqlx::query(DROP_LEDGER_BEFORE).bind(keep_from.timestamp_micros()).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }
