@@ -37,6 +37,7 @@ const EVERY_VARIABLE: &[(&str, &str)] = &[
     ("JWT_COGNITO_GROUPS_AS_SCOPES", "true"),
     ("JWT_REQUIRED_SCOPES", "GET /stats=stats:read;GET *=flights:read"),
     ("JWKS_TIMEOUT_MS", "345"),
+    ("JWKS_CA_BUNDLE", "/opt/idp-ca/ca.pem"),
     ("CURSOR_SECRET", "a-cursor-secret-of-at-least-32-bytes-for-the-test"),
     ("ALLOWED_ORIGINS", "https://board.example"),
     ("INGEST_MAX_FUTURE_SKEW_SECONDS", "60"),

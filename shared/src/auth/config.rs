@@ -79,6 +79,9 @@ pub struct AuthConfig {
     pub scope_rules: ScopeRules,
     /// Whole-request timeout of one JWKS fetch (connect timeout is half of it).
     pub jwks_timeout: Duration,
+    /// A PEM bundle of the only CAs the JWKS endpoint may chain to; `None` trusts the compiled-in roots
+    /// (see [`super::trust`]).
+    pub jwks_ca_bundle: Option<std::path::PathBuf>,
     /// Minimum spacing of refreshes caused by unknown key ids.
     pub jwks_refresh_interval: Duration,
     /// Minimum spacing of attempts while no keys could be loaded at all.
@@ -99,6 +102,7 @@ impl AuthConfig {
         "JWT_COGNITO_GROUPS_AS_SCOPES",
         "JWT_REQUIRED_SCOPES",
         "JWKS_TIMEOUT_MS",
+        "JWKS_CA_BUNDLE",
     ];
 
     /// A configuration with defaults for everything but issuer, audience and keys.
@@ -112,6 +116,7 @@ impl AuthConfig {
             cognito_groups_as_scopes: false,
             scope_rules: ScopeRules::default(),
             jwks_timeout: Duration::from_secs(2),
+            jwks_ca_bundle: None,
             jwks_refresh_interval: Duration::from_secs(60),
             jwks_retry_interval: Duration::from_secs(5),
             jwks_max_age: Duration::from_secs(3600),
@@ -119,8 +124,8 @@ impl AuthConfig {
     }
 
     /// Reads `JWT_ISSUER`, `JWT_AUDIENCE`, `JWKS_URL` and/or `JWT_HS256_SECRET`, `JWT_LEEWAY_SECONDS`,
-    /// `JWT_ALGORITHMS`, `JWT_COGNITO_GROUPS_AS_SCOPES`, `JWT_REQUIRED_SCOPES`, `JWKS_TIMEOUT_MS`. The
-    /// plain variables only: a secret named by `JWT_HS256_SECRET_ARN` is read first by
+    /// `JWT_ALGORITHMS`, `JWT_COGNITO_GROUPS_AS_SCOPES`, `JWT_REQUIRED_SCOPES`, `JWKS_TIMEOUT_MS`,
+    /// `JWKS_CA_BUNDLE`. The plain variables only: a secret named by `JWT_HS256_SECRET_ARN` is read first by
     /// [`crate::secrets::resolve`].
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(&Env::process())
@@ -141,6 +146,7 @@ impl AuthConfig {
                 ScopeRules::parse(&rules).map_err(|e| ConfigError::new("JWT_REQUIRED_SCOPES", e.to_string()))?;
         }
         config.jwks_timeout = Duration::from_millis(env.parse_var("JWKS_TIMEOUT_MS", 2_000u64)?.max(1));
+        config.jwks_ca_bundle = env.var("JWKS_CA_BUNDLE").map(std::path::PathBuf::from);
         config.validate()?;
         Ok(config)
     }

@@ -152,19 +152,12 @@ fn usable_key(jwk: &Jwk) -> Result<Key, SkippedKey> {
 pub enum FetchError {
     #[error("GET {0}: timed out")]
     TimedOut(url::Url),
-    /// No HTTP client: the machine's CA certificates could not be loaded, for one.
+    /// No HTTP client: reqwest refused the settings (it did not recognise the rustls configuration, for one).
     #[error("GET {url}: cannot build the HTTP client")]
     Client {
         url: url::Url,
         #[source]
         source: reqwest::Error,
-    },
-    /// The thread building the HTTP client stopped (it panicked, or the runtime is shutting down).
-    #[error("GET {url}: the HTTP client was not built")]
-    ClientLost {
-        url: url::Url,
-        #[source]
-        source: tokio::task::JoinError,
     },
     #[error("GET {url}")]
     Transport {
@@ -204,10 +197,11 @@ pub struct KeyStore {
 }
 
 enum Source {
-    /// The client is built on the first fetch (see [`http_client`]).
+    /// The client is built on the first fetch (see [`http_client`]), with these TLS settings.
     Url {
         url: url::Url,
         timeout: Duration,
+        tls: Box<rustls::ClientConfig>,
         client: tokio::sync::OnceCell<reqwest::Client>,
     },
     Inline,
@@ -225,15 +219,17 @@ pub enum RefreshCause {
 }
 
 impl KeyStore {
-    /// A store that fetches `url` with the given timeout (connect timeout half of it), no redirects.
+    /// A store that fetches `url` over `tls` (see [`super::trust`]) with the given timeout (connect timeout
+    /// half of it), no redirects.
     pub fn remote(
         url: url::Url,
+        tls: rustls::ClientConfig,
         timeout: Duration,
         refresh_interval: Duration,
         retry_interval: Duration,
         max_age: Duration,
     ) -> Self {
-        let source = Source::Url { url, timeout, client: tokio::sync::OnceCell::new() };
+        let source = Source::Url { url, timeout, tls: Box::new(tls), client: tokio::sync::OnceCell::new() };
         Self::with_source(source, None, refresh_interval, retry_interval, max_age)
     }
 
@@ -280,7 +276,7 @@ impl KeyStore {
     /// Fetches the document again unless an attempt happened within the spacing for `cause`. Returns the
     /// keys to use afterwards: new ones on success, the cached ones otherwise.
     pub async fn refresh(&self, cause: RefreshCause) -> Option<Arc<KeySet>> {
-        let Source::Url { url, timeout, client } = &self.source else {
+        let Source::Url { url, timeout, tls, client } = &self.source else {
             return self.current();
         };
         let _guard = self.fetching.lock().await;
@@ -294,7 +290,7 @@ impl KeyStore {
             return self.current();
         }
         let attempted = Instant::now();
-        let result = match client.get_or_try_init(|| http_client(url, *timeout)).await {
+        let result = match client.get_or_try_init(|| async { http_client(url, tls, *timeout) }).await {
             Ok(client) => fetch(client, url).await,
             Err(e) => Err(e),
         };
@@ -319,23 +315,17 @@ impl KeyStore {
     }
 }
 
-/// The client a store fetches with, built on a blocking thread: building it loads and parses the machine's CA
-/// certificates (on Debian, the bundle and each certificate file under /etc/ssl/certs: milliseconds), which on
-/// the async thread would delay the runtime's first poll at a cold start. A failed build is retried at the
-/// next fetch.
-async fn http_client(url: &url::Url, timeout: Duration) -> Result<reqwest::Client, FetchError> {
-    let build = move || {
-        reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout / 2)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-    };
-    match tokio::task::spawn_blocking(build).await {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(source)) => Err(FetchError::Client { url: url.clone(), source }),
-        Err(source) => Err(FetchError::ClientLost { url: url.clone(), source }),
-    }
+/// The client a store fetches with, built at the first fetch (the prefetch, while the runtime polls) rather
+/// than at cold start. Its TLS settings come ready-made, so building it reads no file. A failed build is
+/// retried at the next fetch.
+fn http_client(url: &url::Url, tls: &rustls::ClientConfig, timeout: Duration) -> Result<reqwest::Client, FetchError> {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls.clone())
+        .timeout(timeout)
+        .connect_timeout(timeout / 2)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|source| FetchError::Client { url: url.clone(), source })
 }
 
 fn transport(url: &url::Url, source: reqwest::Error) -> FetchError {

@@ -65,6 +65,8 @@ impl Verifier {
             }
             (None, Some(url)) => Some(KeyStore::remote(
                 url.clone(),
+                super::trust::client_config(config.jwks_ca_bundle.as_deref())
+                    .map_err(|e| ConfigError::new("JWKS_CA_BUNDLE", ErrorChain(&e).to_string()))?,
                 config.jwks_timeout,
                 config.jwks_refresh_interval,
                 config.jwks_retry_interval,

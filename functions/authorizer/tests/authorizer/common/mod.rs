@@ -1,5 +1,5 @@
 //! Test support: real key pairs generated per run, tokens signed with them, and a JWKS endpoint served
-//! over real HTTP on loopback.
+//! over real HTTP on loopback, or HTTPS with the test-only CA of `tests/fixtures/tls`.
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -142,12 +142,74 @@ pub struct JwksServer {
     document: Arc<Mutex<String>>,
     failing: Arc<AtomicBool>,
     fetches: Arc<AtomicUsize>,
+    #[allow(dead_code, reason = "read by the jwks_tls test binary only")]
+    handshakes_failed: Arc<AtomicUsize>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// Where the test-only CA, the server's certificate and its key are (see `regenerate.sh` there).
+pub fn tls_fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls").join(name)
+}
+
+/// A loopback listener that completes a TLS handshake (rustls, the fixture certificate for 127.0.0.1) before
+/// handing the connection to axum. A failed handshake (a client that refuses the certificate) is counted.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    handshakes_failed: Arc<AtomicUsize>,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else { continue };
+            match tokio::time::timeout(PROMPT, self.acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => return (tls, addr),
+                Ok(Err(_)) | Err(_) => {
+                    self.handshakes_failed.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(tls_fixture("server.pem")).unwrap().collect::<Result<_, _>>().unwrap();
+    let key = PrivateKeyDer::from_pem_file(tls_fixture("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
 impl JwksServer {
+    /// Serves `document` over plain HTTP.
     pub async fn start(document: String) -> Self {
+        Self::serve(document, false).await
+    }
+
+    /// Serves `document` over HTTPS at `https://127.0.0.1:port/`, with the fixture certificate.
+    #[allow(dead_code, reason = "used by the jwks_tls test binary only")]
+    pub async fn start_tls(document: String) -> Self {
+        Self::serve(document, true).await
+    }
+
+    async fn serve(document: String, tls: bool) -> Self {
         let document = Arc::new(Mutex::new(document));
         let failing = Arc::new(AtomicBool::new(false));
         let fetches = Arc::new(AtomicUsize::new(0));
@@ -166,17 +228,27 @@ impl JwksServer {
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+        let scheme = if tls { "https" } else { "http" };
+        let url = format!("{scheme}://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+        let handshakes_failed = Arc::new(AtomicUsize::new(0));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Self { url, document, failing, fetches, stop: Some(stop), task: Some(task) }
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let task = if tls {
+            let listener =
+                TlsListener { tcp: listener, acceptor: tls_acceptor(), handshakes_failed: handshakes_failed.clone() };
+            tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped).await.unwrap() })
+        } else {
+            tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped).await.unwrap() })
+        };
+        Self { url, document, failing, fetches, handshakes_failed, stop: Some(stop), task: Some(task) }
+    }
+
+    /// TLS handshakes that failed (the client refused the certificate, for one); always 0 over plain HTTP.
+    #[allow(dead_code, reason = "used by the jwks_tls test binary only")]
+    pub fn handshakes_failed(&self) -> usize {
+        self.handshakes_failed.load(Ordering::SeqCst)
     }
 
     pub fn fetches(&self) -> usize {
