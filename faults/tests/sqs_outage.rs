@@ -53,8 +53,10 @@ impl Intercept for PauseSecondSend {
         if self.sends.fetch_add(1, Ordering::SeqCst) == 1 {
             let _ = self.reached.send(());
             let resume = self.resume.lock().map_err(|_| "the pause lock is poisoned")?;
-            resume
-                .recv_timeout(Duration::from_secs(60))
+            // The wait blocks the runtime worker that runs the send: hand its queued tasks to another
+            // worker first, or a task the test needs meanwhile (its own queue client's) can sit behind it
+            // until the wait times out and the call goes through after all.
+            tokio::task::block_in_place(|| resume.recv_timeout(Duration::from_secs(60)))
                 .map_err(|e| format!("the test never resumed the send: {e}"))?;
         }
         Ok(())
